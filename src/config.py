@@ -1,0 +1,36 @@
+"""Config helpers shared by the entry point, the studies and the tests: the custom resolver and the
+view of Hydra's choices a run records."""
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from src.errors import SuiteError
+
+
+def hydra_choices() -> dict[str, str]:
+    """Hydra's config-group choices for this job ({} outside a Hydra job)."""
+    if not HydraConfig.initialized():
+        return {}
+    return {k: v for k, v in HydraConfig.get().runtime.choices.items() if v is not None and "hydra" not in k}
+
+
+def build(node, *args, **kwargs):
+    """``hydra.utils.instantiate`` that lets the suite's own one-line errors through unwrapped (Hydra
+    wraps every constructor error in an InstantiationException with its own multi-line message)."""
+    try:
+        return instantiate(node, *args, **kwargs)
+    except InstantiationException as exc:
+        if isinstance(exc.__cause__, SuiteError):
+            raise exc.__cause__ from None
+        raise
+
+
+def _choice(group: str, default: str) -> str:
+    return hydra_choices().get(group, default)
+
+
+# `${choice:ablation,byol}`: the ablation row of this run; the baseline when no `+ablation=` was given.
+if not OmegaConf.has_resolver("choice"):
+    OmegaConf.register_new_resolver("choice", _choice)

@@ -1,0 +1,100 @@
+"""What every dataset of the suite hands the training loop and the collapse monitor.
+
+A data module is a LightningDataModule whose training batches are ``(view1, view2, label)`` and which
+also exposes two fixed, held-out pieces used for measurement (DESIGN.md §5):
+
+- ``eval_set()``: two fixed views of each held-out sample, for alignment, positive cosine and the
+  collapse statistics. Fixed once at ``setup`` so every measurement of a run (and every run with the
+  same data seed) sees the same tensors.
+- ``probe_splits()``: clean (un-augmented) inputs with labels for the linear probe and kNN.
+
+Training batches are a pure function of ``(data seed, global step)``: ``train_batch(step)`` draws the
+sample indices from a generator seeded by the epoch and the augmentation from one seeded by the step.
+That makes runs bit-reproducible and makes resume exact: after a restart the loader simply starts at the
+restored global step (no sampler state to save, no worker RNG to restore).
+
+Tensors are returned on the CPU in their stored dtype; ``to_model_input`` turns a stored batch that has
+been moved to the model's device into the float tensor the backbone takes (identity for the embedded
+data, uint8 → normalised float for image datasets).
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytorch_lightning as pl
+import torch
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    view1: torch.Tensor  # (N, *input_shape)
+    view2: torch.Tensor  # (N, *input_shape), the positive partner of view1 row by row
+    labels: torch.Tensor  # (N,) int64
+
+
+@dataclass(frozen=True)
+class ProbeSplits:
+    train_x: torch.Tensor  # (N_train, *input_shape)
+    train_y: torch.Tensor  # (N_train,) int64
+    test_x: torch.Tensor  # (N_test, *input_shape)
+    test_y: torch.Tensor  # (N_test,) int64
+
+
+def step_generator(seed: int, *keys: int) -> torch.Generator:
+    """A CPU generator seeded by ``seed`` and integer keys (epoch, step, ...), independent per key."""
+    g = torch.Generator()
+    g.manual_seed(hash((seed, *keys)) & 0x7FFF_FFFF_FFFF_FFFF)  # int tuples hash deterministically
+    return g
+
+
+def epoch_batch_indices(num_samples: int, batch_size: int, seed: int, step: int) -> torch.Tensor:
+    """Indices of the batch at ``step``: a fresh permutation per epoch, the last partial batch dropped.
+
+    Returns (batch_size,) int64.
+    """
+    steps_per_epoch = num_samples // batch_size
+    epoch, position = divmod(step, steps_per_epoch)
+    permutation = torch.randperm(num_samples, generator=step_generator(seed, epoch))
+    return permutation[position * batch_size : (position + 1) * batch_size]
+
+
+class StepBatches:
+    """An endless iterable of training batches, starting at ``start_step``; Lightning stops it at
+    ``trainer.max_steps``."""
+
+    def __init__(self, make_batch: Callable[[int], tuple], start_step: int = 0):
+        self.make_batch = make_batch
+        self.start_step = start_step
+
+    def __iter__(self) -> Iterator[tuple]:
+        step = self.start_step
+        while True:
+            yield self.make_batch(step)
+            step += 1
+
+
+class SSLDataModule(pl.LightningDataModule):
+    """Base class: subclasses set ``input_shape`` and ``num_classes`` in ``__init__`` and implement
+    ``setup``, ``train_batch``, ``eval_set`` and ``probe_splits``."""
+
+    input_shape: tuple[int, ...]
+    num_classes: int
+
+    def train_batch(self, step: int) -> tuple:
+        """The batch of global step ``step``: ``(view1, view2, label)`` on the CPU (or, for data
+        augmented on the device, what ``on_after_batch_transfer`` turns into that triple)."""
+        raise NotImplementedError
+
+    def train_dataloader(self) -> StepBatches:
+        # Called by Lightning after a checkpoint is restored, so a resumed run continues at its step.
+        start = self.trainer.global_step if self.trainer is not None else 0
+        return StepBatches(self.train_batch, start_step=start)
+
+    def eval_set(self) -> EvalSet:
+        raise NotImplementedError
+
+    def probe_splits(self) -> ProbeSplits:
+        raise NotImplementedError
+
+    def to_model_input(self, x: torch.Tensor) -> torch.Tensor:
+        return x

@@ -1,0 +1,17 @@
+"""The suite's error types: each carries one line that names the key or file and what is allowed.
+
+`src.run` prints that line alone (no traceback) and exits non-zero; anything else is a bug and keeps its
+traceback.
+"""
+
+
+class SuiteError(Exception):
+    """An error caused by the user's input, reported as one line."""
+
+
+class ConfigError(SuiteError, ValueError):
+    """A config value out of range, of the wrong type, or contradicting another choice."""
+
+
+class DataError(SuiteError):
+    """A dataset that is missing, unreadable or corrupt."""

@@ -1,0 +1,105 @@
+"""Parameter groups and the learning-rate schedule.
+
+Explicit groups, one per part: no weight decay on biases and normalisation weights (BYOL, Appendix C:
+"we exclude the biases and batch normalization parameters from weight decay and LARS adaptation"), and
+the predictor's learning-rate policy (SimSiam §4.4 keeps the predictor's rate fixed while the rest
+decays). Target networks are never passed here, so they can never be in the optimizer.
+"""
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from src.errors import ConfigError
+
+PREDICTOR_POLICIES = ("same", "scaled", "fixed")
+
+
+def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> float:
+    """Multiplier of the base rate at ``step``: linear warm-up, then cosine decay to 0 or constant."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if schedule == "constant":
+        return 1.0
+    progress = (step - warmup_steps) / max(total_steps - warmup_steps, 1)
+    return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def split_decay(module: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    """(with weight decay, without): parameters of ≤ 1 dimension (biases, BN scales) go without.
+    Frozen parameters (requires_grad False) are left out."""
+    trainable = [p for p in module.parameters() if p.requires_grad]
+    return [p for p in trainable if p.ndim > 1], [p for p in trainable if p.ndim <= 1]
+
+
+def parameter_groups(
+    parts: dict[str, nn.Module],
+    lr: float,
+    weight_decay: float,
+    exclude_bias_and_norm: bool,
+    lr_scales: dict[str, float],
+    unscheduled: set[str],
+) -> list[dict]:
+    """One or two groups per named part. Each group carries ``name`` and ``scheduled`` (False: the
+    learning rate stays at its base value, as SimSiam's fixed predictor rate)."""
+    groups = []
+    for name, module in parts.items():
+        decay, no_decay = split_decay(module)
+        if not exclude_bias_and_norm:
+            decay, no_decay = decay + no_decay, []
+        for suffix, params, wd in (("", decay, weight_decay), ("/no_decay", no_decay, 0.0)):
+            if params:
+                groups.append(
+                    {
+                        "params": params,
+                        "name": name + suffix,
+                        "lr": lr * lr_scales.get(name, 1.0),
+                        "weight_decay": wd,
+                        "scheduled": name not in unscheduled,
+                    }
+                )
+    return groups
+
+
+def build_optimizer(
+    algorithm: Callable[..., torch.optim.Optimizer],
+    parts: dict[str, nn.Module],
+    lr: float,
+    weight_decay: float,
+    exclude_bias_and_norm: bool,
+    warmup_fraction: float,
+    schedule: str,
+    predictor_lr: str,
+    predictor_lr_scale: float,
+    total_steps: int,
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """The optimizer over ``parts`` (online encoder, predictor, probe, learned ensemble weights) and a
+    per-step scheduler whose horizon is the trainer's total step count."""
+    if not lr > 0:
+        raise ConfigError(f"optimizer.lr must be > 0, got {lr}")
+    if not weight_decay >= 0:
+        raise ConfigError(f"optimizer.weight_decay must be ≥ 0, got {weight_decay}")
+    if not 0 <= warmup_fraction < 1:
+        raise ConfigError(f"optimizer.warmup_fraction must be in [0, 1), got {warmup_fraction}")
+    if schedule not in ("cosine", "constant"):
+        raise ConfigError(f"optimizer.schedule must be one of cosine, constant; got {schedule!r}")
+    if predictor_lr not in PREDICTOR_POLICIES:
+        raise ConfigError(
+            f"optimizer.predictor_lr must be one of {', '.join(PREDICTOR_POLICIES)}; got {predictor_lr!r}"
+        )
+    if not predictor_lr_scale > 0:
+        raise ConfigError(f"optimizer.predictor_lr_scale must be > 0, got {predictor_lr_scale}")
+    scales = {"predictor": predictor_lr_scale} if predictor_lr == "scaled" else {}
+    unscheduled = {"predictor"} if predictor_lr == "fixed" else set()
+    groups = parameter_groups(parts, lr, weight_decay, exclude_bias_and_norm, scales, unscheduled)
+    optimizer = algorithm(groups, lr=lr, weight_decay=weight_decay)
+    warmup = int(warmup_fraction * total_steps)
+    factors = [
+        (lambda step: lr_factor(step, total_steps, warmup, schedule))
+        if g["scheduled"]
+        else (lambda step: 1.0)
+        for g in groups
+    ]
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factors)

@@ -1,0 +1,182 @@
+"""Where the regression target comes from (DESIGN.md §2). One class per kind of target:
+
+- ``NetworkTarget``: a separate copy of the online encoder, either EMA-updated (BYOL) or frozen
+  (BYOL's random-target experiment, §3.2 / their 18.8% vs 1.4%);
+- ``EnsembleTarget``: K such networks whose normalised outputs are combined with weights
+  (Becker & Hinton 1992);
+- ``OnlineTarget``: no separate network, the online projection of the other view, with or without
+  stop-gradient (SimSiam; SimCLR when gradients flow through both branches).
+
+Every target maps (x, online_z) → t and has ``update(online, step, total_steps)``, called once per
+optimizer step, after the step, by the LightningModule; it returns what should be logged.
+"""
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from src.errors import ConfigError
+from src.mechanisms.ema import copy_buffers_, cosine_tau, ema_update_, floating_state
+from src.models.encoder import Encoder, reinitialise_
+
+INITS = ("copy", "independent")
+UPDATES = ("ema", "frozen")
+
+
+class NetworkTarget(nn.Module):
+    """A target network with its own weights, never in the optimizer and never given a gradient."""
+
+    uses_online_output = False
+
+    def __init__(
+        self,
+        online: Encoder,
+        init: str = "copy",
+        update: str = "ema",
+        tau: float = 0.99,
+        tau_final: float = 1.0,
+        schedule: str = "cosine",
+        bn_buffers: str = "average",
+        bn_stats: str = "batch",
+    ):
+        super().__init__()
+        _check_choice("model.target.init", init, INITS)
+        _check_choice("model.target.update", update, UPDATES)
+        _check_choice("model.target.schedule", schedule, ("cosine", "constant"))
+        _check_choice("model.target.bn_buffers", bn_buffers, ("average", "copy"))
+        _check_choice("model.target.bn_stats", bn_stats, ("batch", "running"))
+        for name, value in (("tau", tau), ("tau_final", tau_final)):
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"model.target.{name} must be in [0, 1], got {value}")
+        self.init, self.update_rule, self.schedule, self.bn_buffers = init, update, schedule, bn_buffers
+        self.bn_stats = bn_stats
+        self.tau_base, self.tau_final = tau, tau_final
+        self.network = copy.deepcopy(online)
+        if init == "independent":
+            reinitialise_(self.network)
+        self.network.requires_grad_(False)
+
+    def tau(self, step: int, total_steps: int) -> float:
+        if self.schedule == "constant":
+            return self.tau_base
+        return cosine_tau(step, total_steps, self.tau_base, self.tau_final)
+
+    def forward(self, x: torch.Tensor, online_z: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.network(x)[1]  # (B, d) target projection
+
+    def update(self, online: Encoder, step: int, total_steps: int) -> dict[str, float]:
+        if self.update_rule == "frozen":
+            return {}
+        tau = self.tau(step, total_steps)
+        ema_update_(
+            floating_state(self.network, self.bn_buffers), floating_state(online, self.bn_buffers), tau
+        )
+        copy_buffers_(self.network, online, floating=self.bn_buffers == "copy")
+        return {"ema/tau": tau}
+
+    def train(self, mode: bool = True) -> "NetworkTarget":
+        # bn_stats=batch (default) normalises the target's activations with the batch statistics, as
+        # BYOL's reference code does; bn_stats=running uses the averaged or copied running statistics,
+        # so a target output does not depend on the rest of its batch.
+        super().train(mode)
+        if self.bn_stats == "running":
+            self.network.eval()
+        return self
+
+
+class EnsembleTarget(nn.Module):
+    """Becker & Hinton's ensemble: t = Σ_k w_k · normalise(member_k(x)), with Σ_k w_k = 1.
+
+    Members are ``NetworkTarget``s (independent or copied init; frozen or EMA with one τ each). Weights
+    are uniform, fixed random (a Dirichlet(1) draw), or learned through the loss as a softmax over logits
+    (the only trainable part of any target, logged as ``ensemble/w{k}``). With K = 1 and
+    ``normalise_members: false`` this is exactly the member's own target.
+    """
+
+    uses_online_output = False
+
+    def __init__(
+        self,
+        online: Encoder,
+        num_members: int = 4,
+        member_init: str = "independent",
+        member_update: str = "frozen",
+        taus: list[float] | None = None,
+        tau_final: float = 1.0,
+        schedule: str = "cosine",
+        bn_buffers: str = "average",
+        bn_stats: str = "batch",
+        weights: str = "uniform",
+        normalise_members: bool = True,
+    ):
+        super().__init__()
+        if not isinstance(num_members, int) or num_members < 1:
+            raise ConfigError(f"model.target.num_members must be an integer ≥ 1, got {num_members!r}")
+        _check_choice("model.target.weights", weights, ("uniform", "random", "learned"))
+        taus = [0.99] * num_members if taus is None else list(taus)
+        if len(taus) != num_members:
+            raise ConfigError(
+                f"model.target.taus must list one τ per member (num_members={num_members}), got {len(taus)}"
+            )
+        if not all(0.0 <= tau <= 1.0 for tau in taus):
+            raise ConfigError(f"model.target.taus must all be in [0, 1], got {taus}")
+        self.members = nn.ModuleList(
+            NetworkTarget(online, member_init, member_update, tau, tau_final, schedule, bn_buffers, bn_stats)
+            for tau in taus
+        )
+        self.weighting = weights
+        self.normalise_members = normalise_members
+        if weights == "learned":
+            self.weight_logits = nn.Parameter(torch.zeros(num_members))
+        else:
+            fixed = torch.full((num_members,), 1.0 / num_members)
+            if weights == "random":
+                fixed = torch.distributions.Dirichlet(torch.ones(num_members)).sample()
+            self.register_buffer("fixed_weights", fixed)
+
+    def weights(self) -> torch.Tensor:
+        """(K,) non-negative, summing to 1."""
+        if self.weighting == "learned":
+            return torch.softmax(self.weight_logits, dim=0)
+        return self.fixed_weights
+
+    def forward(self, x: torch.Tensor, online_z: torch.Tensor) -> torch.Tensor:
+        outputs = torch.stack([m(x, online_z) for m in self.members])  # (K, B, d), no gradient
+        if self.normalise_members:
+            outputs = F.normalize(outputs, dim=-1)
+        return torch.einsum("k,kbd->bd", self.weights(), outputs)  # (B, d); gradient reaches learned w
+
+    def update(self, online: Encoder, step: int, total_steps: int) -> dict[str, float]:
+        logs: dict[str, float] = {}
+        for k, member in enumerate(self.members):
+            logs.update({f"{name}{k}": v for name, v in member.update(online, step, total_steps).items()})
+        logs.update({f"ensemble/w{k}": float(w) for k, w in enumerate(self.weights().detach())})
+        return logs
+
+
+class OnlineTarget(nn.Module):
+    """No target network: the online projection of the other view (SimSiam, SimCLR).
+
+    With ``stop_gradient`` the same forward pass is detached (no second online pass), so the online
+    network learns only through the prediction branch; without it gradients flow through both.
+    """
+
+    uses_online_output = True
+
+    def __init__(self, online: Encoder, stop_gradient: bool = True):
+        super().__init__()  # `online` is not copied: the target is the online network itself
+        self.stop_gradient = stop_gradient
+
+    def forward(self, x: torch.Tensor, online_z: torch.Tensor) -> torch.Tensor:
+        return online_z.detach() if self.stop_gradient else online_z
+
+    def update(self, online: Encoder, step: int, total_steps: int) -> dict[str, float]:
+        return {}
+
+
+def _check_choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key} must be one of {', '.join(allowed)}; got {value!r}")

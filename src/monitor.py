@@ -1,0 +1,107 @@
+"""Measures collapse during training (DESIGN.md §5): before the first step (the run's own random-init
+reference), every ``every_n_steps`` optimizer steps, and at the end. Always in eval mode, without
+gradient, on the data module's fixed held-out set.
+"""
+
+import pytorch_lightning as pl
+import torch
+
+from src.data.base import SSLDataModule
+from src.metrics.collapse import representation_metrics, singular_values
+from src.metrics.probes import knn_accuracy, linear_probe_accuracy
+from src.metrics.verdict import collapse_verdict
+
+
+@torch.no_grad()
+def encode(module, datamodule: SSLDataModule, x: torch.Tensor, batch_size: int) -> dict[str, torch.Tensor]:
+    """Representations (h, z, p) of stored inputs x, in chunks; float32 on the CPU."""
+    chunks: dict[str, list[torch.Tensor]] = {}
+    for start in range(0, len(x), batch_size):
+        batch = datamodule.to_model_input(x[start : start + batch_size].to(module.device))
+        for name, value in module.representations(batch).items():
+            chunks.setdefault(name, []).append(value.float().cpu())
+    return {name: torch.cat(parts) for name, parts in chunks.items()}
+
+
+def measure(module, datamodule: SSLDataModule, settings: dict) -> tuple[dict[str, float], dict[str, list]]:
+    """All metrics of the module as it is now: (scalars, singular spectra). Restores the training mode."""
+    was_training = module.training
+    module.eval()
+    try:
+        eval_set = datamodule.eval_set()
+        probe = datamodule.probe_splits()
+        bs = settings["batch_size"]
+        view1 = encode(module, datamodule, eval_set.view1, bs)
+        view2 = encode(module, datamodule, eval_set.view2, bs)
+        scalars: dict[str, float] = {}
+        for name in view1:
+            scalars.update(representation_metrics(view1[name], view2[name], name))
+        spectra = {name: singular_values(view1[name]).tolist() for name in view1}
+        train_h = encode(module, datamodule, probe.train_x, bs)["h"]
+        test_h = encode(module, datamodule, probe.test_x, bs)["h"]
+        k = datamodule.num_classes
+        scalars["linear_acc"] = linear_probe_accuracy(
+            train_h, probe.train_y, test_h, probe.test_y, k, steps=settings["probe_steps"]
+        )
+        scalars["knn_acc"] = knn_accuracy(
+            train_h, probe.train_y, test_h, probe.test_y, k, k=settings["knn_k"]
+        )
+    finally:
+        module.train(was_training)
+    return scalars, spectra
+
+
+def namespaced(scalars: dict[str, float]) -> dict[str, float]:
+    """The fixed metric names: probe accuracies under ``probe/``, the rest under ``collapse/``."""
+    return {(f"probe/{k}" if k.endswith("_acc") else f"collapse/{k}"): v for k, v in scalars.items()}
+
+
+class CollapseMonitor(pl.Callback):
+    """Keeps the reference (before training) and the latest measurement; logs every measurement."""
+
+    def __init__(self, settings: dict):
+        self.settings = settings
+        self.reference: dict[str, float] | None = None
+        self.reference_spectra: dict[str, list] | None = None
+        self.final: dict[str, float] | None = None
+        self.final_spectra: dict[str, list] | None = None
+        self._last_measured_step = -1
+
+    def state_dict(self) -> dict:
+        # The random-init reference survives a resume: it is measured once, before the very first step.
+        return {"reference": self.reference, "reference_spectra": self.reference_spectra}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.reference, self.reference_spectra = state["reference"], state["reference_spectra"]
+
+    def _measure_and_log(self, trainer: pl.Trainer, module) -> tuple[dict[str, float], dict[str, list]]:
+        scalars, spectra = measure(module, trainer.datamodule, self.settings)
+        for logger in trainer.loggers:
+            logger.log_metrics(namespaced(scalars), step=trainer.global_step)
+        return scalars, spectra
+
+    def on_train_start(self, trainer: pl.Trainer, module) -> None:
+        if trainer.global_step == 0:
+            self.reference, self.reference_spectra = self._measure_and_log(trainer, module)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, module, outputs, batch, batch_idx: int) -> None:
+        step = trainer.global_step  # under gradient accumulation several batches share a step
+        if (
+            step % self.settings["every_n_steps"] == 0
+            and step != self._last_measured_step < trainer.max_steps
+        ):
+            self._last_measured_step = step
+            self._measure_and_log(trainer, module)
+
+    def on_train_end(self, trainer: pl.Trainer, module) -> None:
+        self.final, self.final_spectra = self._measure_and_log(trainer, module)
+
+    def verdict(self) -> str:
+        rule = self.settings["verdict"]
+        rep = rule["representation"]
+        return collapse_verdict(
+            self.final[f"{rep}_std_sqrt_d"],
+            self.final[f"{rep}_rank_frac"],
+            complete_below=rule["complete_below"],
+            dimensional_below=rule["dimensional_below"],
+        )

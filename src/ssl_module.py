@@ -1,0 +1,110 @@
+"""One LightningModule that composes the parts it is given (DESIGN.md §3). No class per method:
+BYOL, SimSiam, SimCLR and every ablation row are configurations of this module.
+
+    online:  x ─ encoder (backbone → h → projector → z) ─ predictor (side=online) ─ p
+    target:  x ─ target(x, z) ─ predictor (side=target, frozen) ─ t
+    loss:    objective(p1, p2, t1, t2)
+"""
+
+from collections.abc import Callable
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from src.errors import ConfigError
+from src.mechanisms.losses import Objective
+from src.models.encoder import Encoder
+
+
+class SSLModule(pl.LightningModule):
+    def __init__(
+        self,
+        input_shape: tuple[int, ...],
+        num_classes: int,
+        backbone: Callable[..., nn.Module],
+        projector: Callable[..., nn.Module],
+        predictor: Callable[..., nn.Module],
+        predictor_side: str,
+        target: Callable[..., nn.Module],
+        objective: Objective,
+        optimizer: Callable[..., tuple],
+    ):
+        super().__init__()
+        if predictor_side not in ("online", "target"):
+            raise ConfigError(f"model.predictor_side must be one of online, target; got {predictor_side!r}")
+        backbone_module = backbone(input_shape)
+        projector_module = projector(backbone_module.out_dim)
+        self.encoder = Encoder(backbone_module, projector_module)
+        self.predictor = predictor(projector_module.out_dim)
+        self.predictor_side = predictor_side
+        self.target = target(online=self.encoder)
+        if predictor_side == "target":
+            if self.target.uses_online_output:
+                raise ConfigError(
+                    "model.predictor_side=target needs a separate target network (model/target=ema, frozen"
+                    " or ensemble); with model/target=online the predictor would sit on the online network"
+                )
+            # The seed's point: on the target side the predictor receives no gradient and stays random.
+            self.predictor.requires_grad_(False)
+        # A cheap monitor (DESIGN.md §5): a linear classifier on detached h, trained alongside.
+        self.online_probe = nn.Linear(backbone_module.out_dim, num_classes)
+        self.objective = objective
+        self.make_optimizer = optimizer
+
+    def representations(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """h, z and (when the predictor is online and not the identity) p for a batch, as measured."""
+        h, z = self.encoder(x)
+        out = {"h": h, "z": z}
+        if self.predictor_side == "online" and not isinstance(self.predictor, nn.Identity):
+            out["p"] = self.predictor(z)
+        return out
+
+    def _branches(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(h, p, t) for one view."""
+        h, z = self.encoder(x)  # (B, h_dim), (B, z_dim)
+        t = self.target(x, z)  # (B, z_dim); detached unless the target is online without stop-gradient
+        if self.predictor_side == "online":
+            p = self.predictor(z)
+        else:
+            p = z
+            with torch.no_grad():
+                t = self.predictor(t)
+        return h, p, t
+
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        x1, x2, y = batch
+        # NOTE: each view is its own forward pass (BYOL, solo-learn), so BatchNorm statistics are per view.
+        h1, p1, t1 = self._branches(x1)
+        h2, p2, t2 = self._branches(x2)
+        losses = self.objective(p1, p2, t1, t2)
+        logits = self.online_probe(torch.cat([h1, h2]).detach())
+        probe_loss = F.cross_entropy(logits, torch.cat([y, y]))
+        with torch.no_grad():
+            probe_acc = (logits.argmax(1) == torch.cat([y, y])).float().mean()
+        loss = losses.pop("loss")
+        self.log("train/loss", loss, prog_bar=True)
+        self.log_dict({f"train/{k}": v for k, v in losses.items()})
+        self.log_dict({"probe/online_loss": probe_loss, "probe/online_acc": probe_acc})
+        return loss + probe_loss
+
+    def optimizer_step(self, *args, **kwargs) -> None:
+        # The target update happens here, after the optimizer step and once per step: Lightning calls
+        # this hook only on gradient-accumulation boundaries, so accumulation never updates it twice.
+        super().optimizer_step(*args, **kwargs)
+        # global_step still counts the steps before this one here: the k-th update (from 0) uses τ(k).
+        logs = self.target.update(
+            self.encoder, self.trainer.global_step, self.trainer.estimated_stepping_batches
+        )
+        if logs:
+            self.log_dict(logs)
+
+    def configure_optimizers(self):
+        parts = {"encoder": self.encoder, "predictor": self.predictor, "probe": self.online_probe}
+        if any(p.requires_grad for p in self.target.parameters()):
+            parts["target"] = self.target  # only learned ensemble weights are trainable there
+        optimizer, scheduler = self.make_optimizer(
+            parts=parts, total_steps=self.trainer.estimated_stepping_batches
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -1,0 +1,185 @@
+"""Collapse statistics against analytic limits and against independent loop / numpy implementations."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from src.metrics.collapse import (
+    alignment,
+    effective_rank,
+    l2_normalise,
+    negative_cosine,
+    normalised_std,
+    positive_cosine,
+    representation_metrics,
+    singular_values,
+    uniformity,
+)
+
+
+def _gaussian(n: int, d: int, seed: int = 0) -> torch.Tensor:
+    return torch.randn(n, d, generator=torch.Generator().manual_seed(seed))
+
+
+def _unit_rows(x: torch.Tensor) -> list[np.ndarray]:
+    rows = x.double().numpy()
+    return [row / np.linalg.norm(row) for row in rows]
+
+
+def test_l2_normalise_gives_unit_rows_and_keeps_zero_rows_zero():
+    x = torch.cat([_gaussian(5, 3), torch.zeros(1, 3)])
+    norms = l2_normalise(x).norm(dim=1)
+    assert torch.allclose(norms, torch.tensor([1.0] * 5 + [0.0]), atol=1e-6)
+
+
+def test_constant_batch_is_completely_collapsed():
+    x = torch.tensor([[3.0, -1.0, 2.0, 0.5]]).repeat(64, 1)  # (64, 4)
+    assert normalised_std(x).item() == pytest.approx(0.0, abs=1e-6)
+    assert effective_rank(x).item() == pytest.approx(1.0, abs=1e-3)
+    sigma = singular_values(x)
+    assert sigma[0] > 0 and torch.all(sigma[1:] < 1e-5 * sigma[0])  # not centred: one non-zero value
+
+
+def test_all_zero_batch_reads_as_collapsed_not_nan():
+    x = torch.zeros(16, 8)
+    assert normalised_std(x).item() == 0.0
+    assert effective_rank(x).item() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_isotropic_gaussian_is_spread_out():
+    n, d = 4096, 64
+    x = _gaussian(n, d)
+    assert normalised_std(x).item() * math.sqrt(d) == pytest.approx(1.0, rel=0.03)
+    assert effective_rank(x).item() > 0.9 * d
+
+
+@pytest.mark.parametrize("k", [1, 3, 7])
+def test_k_equal_singular_values_give_rank_k(k):
+    n, d = 40, 16
+    left, _ = torch.linalg.qr(_gaussian(n, k, seed=1))  # (n, k) orthonormal columns
+    right, _ = torch.linalg.qr(_gaussian(d, k, seed=2))  # (d, k) orthonormal columns
+    x = 2.5 * left @ right.T  # singular values: k times 2.5, then zeros
+    assert effective_rank(x).item() == pytest.approx(k, rel=1e-3)
+
+
+def test_effective_rank_against_formula_on_known_spectrum():
+    # Two singular values 3 and 1: p = (3/4, 1/4), rank = exp(H(p)).
+    x = torch.diag(torch.tensor([3.0, 1.0]))
+    p = np.array([0.75, 0.25]) + 1e-7
+    assert effective_rank(x).item() == pytest.approx(math.exp(-(p * np.log(p)).sum()), rel=1e-5)
+
+
+def test_singular_values_sorted_descending_float32_and_shape():
+    x = _gaussian(10, 6).to(torch.bfloat16)
+    sigma = singular_values(x)
+    assert sigma.shape == (6,) and sigma.dtype == torch.float32
+    assert torch.all(sigma[:-1] >= sigma[1:])
+
+
+def test_effective_rank_invariant_to_scaling_the_whole_matrix():
+    x = _gaussian(50, 12) @ torch.diag(torch.linspace(0.1, 3.0, 12))
+    base = effective_rank(x).item()
+    for scale in (1e-3, 7.0, 1e3):
+        assert effective_rank(scale * x).item() == pytest.approx(base, rel=1e-4)
+
+
+def test_normalised_std_against_numpy():
+    x = _gaussian(37, 9, seed=3) + 0.5
+    rows = x.double().numpy()
+    unit = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    expected = unit.std(axis=0).mean()  # numpy's default ddof=0: population std
+    assert normalised_std(x).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_bf16_inputs_are_measured_in_float32():
+    x = _gaussian(32, 8)
+    result = normalised_std(x.to(torch.bfloat16))
+    assert result.dtype == torch.float32 and result.dim() == 0
+    assert result.item() == pytest.approx(normalised_std(x.to(torch.bfloat16).float()).item(), rel=1e-6)
+
+
+def test_alignment_of_identical_and_antipodal_views():
+    x = _gaussian(20, 5)
+    assert alignment(x, 3.0 * x).item() == pytest.approx(0.0, abs=1e-6)
+    assert alignment(x, -x).item() == pytest.approx(4.0, rel=1e-6)
+
+
+def test_uniformity_of_collapsed_set_is_zero_and_of_antipodal_pair_is_minus_2t():
+    assert uniformity(torch.ones(10, 4)).item() == pytest.approx(0.0, abs=1e-6)
+    pair = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])  # squared distance 4
+    assert uniformity(pair, t=2.0).item() == pytest.approx(-8.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("t", [1.0, 2.0])
+def test_uniformity_against_double_loop(t):
+    x = _gaussian(12, 5, seed=4)
+    unit = _unit_rows(x)
+    terms = [math.exp(-t * np.sum((unit[i] - unit[j]) ** 2)) for i, j in itertools.combinations(range(12), 2)]
+    assert uniformity(x, t=t).item() == pytest.approx(math.log(sum(terms) / len(terms)), rel=1e-5)
+
+
+def test_positive_and_negative_cosine_against_loops():
+    x, y = _gaussian(9, 4, seed=5), _gaussian(9, 4, seed=6)
+    ux, uy = _unit_rows(x), _unit_rows(y)
+    pos = [ux[i] @ uy[i] for i in range(9)]
+    neg = [ux[i] @ uy[j] for i in range(9) for j in range(9) if i != j]
+    assert positive_cosine(x, y).item() == pytest.approx(np.mean(pos), abs=1e-6)
+    assert negative_cosine(x, y).item() == pytest.approx(np.mean(neg), abs=1e-6)
+
+
+def test_shape_mismatch_is_one_clear_error():
+    with pytest.raises(ValueError, match="same"):
+        alignment(torch.zeros(4, 3), torch.zeros(5, 3))
+    with pytest.raises(ValueError, match="2-D"):
+        normalised_std(torch.zeros(4))
+
+
+def test_representation_metrics_keys_and_values():
+    view1, view2 = _gaussian(30, 6, seed=7), _gaussian(30, 6, seed=8)
+    metrics = representation_metrics(view1, view2, "z")
+    assert list(metrics) == [
+        "z_std",
+        "z_std_sqrt_d",
+        "z_rank",
+        "z_rank_frac",
+        "z_align",
+        "z_uniform",
+        "z_cos_pos",
+        "z_cos_neg",
+    ]
+    assert all(type(value) is float for value in metrics.values())
+    assert metrics["z_std"] == pytest.approx(normalised_std(view1).item())
+    assert metrics["z_std_sqrt_d"] == pytest.approx(metrics["z_std"] * math.sqrt(6))
+    assert metrics["z_rank_frac"] == pytest.approx(effective_rank(view1).item() / 6)
+    assert metrics["z_uniform"] == pytest.approx(uniformity(view1).item())
+    assert metrics["z_align"] == pytest.approx(alignment(view1, view2).item())
+    assert metrics["z_cos_pos"] == pytest.approx(positive_cosine(view1, view2).item())
+    assert metrics["z_cos_neg"] == pytest.approx(negative_cosine(view1, view2).item())
+
+
+def test_rank_frac_divides_by_min_n_d_when_samples_are_fewer_than_dimensions():
+    view1 = _gaussian(4, 10, seed=11)
+    metrics = representation_metrics(view1, view1, "h")
+    assert metrics["h_rank_frac"] == pytest.approx(effective_rank(view1).item() / 4)
+    assert metrics["h_std_sqrt_d"] == pytest.approx(metrics["h_std"] * math.sqrt(10))
+
+
+def test_representation_metrics_single_view_statistics_ignore_view2():
+    view1 = _gaussian(30, 6, seed=9)
+    a = representation_metrics(view1, _gaussian(30, 6, seed=10), "h")
+    b = representation_metrics(view1, torch.ones(30, 6), "h")
+    for key in ("h_std", "h_rank", "h_uniform"):
+        assert a[key] == b[key]
+    assert a["h_cos_pos"] != b["h_cos_pos"]
+
+
+def test_representation_metrics_of_collapsed_output():
+    constant = torch.full((20, 8), 0.3)
+    metrics = representation_metrics(constant, constant, "p")
+    assert metrics["p_std_sqrt_d"] == pytest.approx(0.0, abs=1e-5)
+    assert metrics["p_rank_frac"] == pytest.approx(1 / 8, rel=1e-3)
+    assert metrics["p_align"] == pytest.approx(0.0, abs=1e-6)
+    assert metrics["p_cos_pos"] == pytest.approx(1.0) and metrics["p_cos_neg"] == pytest.approx(1.0)

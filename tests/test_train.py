@@ -1,0 +1,84 @@
+"""Module tests: every ablation row trains a few steps on the embedded data and writes its record."""
+
+import csv
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from src.mechanisms.ema import cosine_tau
+from src.train import train
+from tests.conftest import ROOT, ROWS, TINY
+
+SUMMARY_KEYS = {
+    "status", "row", "seed", "config_hash", "final", "reference", "verdict", "verdict_rule", "spectra", "git",
+    "packages", "device", "wall_time_s", "config", "choices", "steps",
+}  # fmt: skip
+METRICS = {"train/loss", "collapse/z_std", "collapse/z_rank", "collapse/h_std_sqrt_d", "probe/linear_acc"}
+
+
+@pytest.mark.parametrize("row", ROWS)
+def test_every_row_trains_and_writes_its_summary(tiny_config, tmp_path, row):
+    cfg = tiny_config(f"+ablation={row}")
+    summary = train(cfg, tmp_path)
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert on_disk["config_hash"] == summary["config_hash"]
+    assert on_disk.keys() >= SUMMARY_KEYS
+    assert on_disk["row"] == row and on_disk["status"] == "finished" and on_disk["steps"] == 4
+    assert on_disk["final"].keys() >= METRICS
+    assert METRICS - {"train/loss"} <= on_disk["reference"].keys()
+    assert math.isfinite(on_disk["final"]["train/loss"])
+    assert on_disk["verdict"] in ("no_collapse", "dimensional_collapse", "complete_collapse")
+    assert (tmp_path / "checkpoints" / "last.ckpt").exists()
+    with open(tmp_path / "metrics.csv") as f:
+        columns = next(csv.reader(f))
+    assert {"train/loss", "collapse/z_rank", "probe/linear_acc", "step"} <= set(columns)
+
+
+def test_tau_is_logged_and_follows_the_schedule(tiny_config, tmp_path):
+    train(tiny_config(), tmp_path)
+    with open(tmp_path / "metrics.csv") as f:
+        taus = [float(r["ema/tau"]) for r in csv.DictReader(f) if r.get("ema/tau")]
+    # The update after optimizer step k (k = 0 … K−1) uses τ(k), BYOL's k/K with K the trainer's max_steps.
+    assert taus == pytest.approx([cosine_tau(k, 4, 0.99) for k in range(4)])
+
+
+def test_frozen_target_is_bit_identical_after_training(tiny_config, tmp_path):
+    import torch
+
+    from src.config import build
+    from src.train import build_module
+
+    cfg = tiny_config("+ablation=random_target")
+    torch.manual_seed(cfg.seed)
+    before = {k: v.clone() for k, v in build_module(cfg, build(cfg.data)).target.named_parameters()}
+    train(cfg, tmp_path)
+    state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    for name, value in before.items():
+        assert torch.equal(state[f"target.{name}"], value), name
+
+
+def test_wandb_offline_run_holds_the_same_metrics(tmp_path):
+    cfg_overrides = [o for o in TINY if o != "logger=csv"] + ["logger=wandb", f"hydra.run.dir={tmp_path}"]
+    env = {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "PATH": "/usr/bin:/bin"}
+    run = subprocess.run(
+        [sys.executable, "-m", "src.run", "+ablation=no_predictor", *cfg_overrides],
+        cwd=ROOT, capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    (run_file,) = tmp_path.glob("wandb/offline-run-*/run-*.wandb")
+    wandb_cli = ROOT / ".venv" / "bin" / "wandb"
+    out = subprocess.run(
+        [str(wandb_cli), "leet", "inspect", "--summary", "--json", str(run_file)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    record = json.loads(out.stdout)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert record["state"] == "finished"
+    assert record["config"]["choices"]["ablation"] == "no_predictor"
+    assert "no_predictor" in record["tags"]
+    for key in ("collapse/z_rank", "collapse/z_std", "probe/linear_acc", "probe/knn_acc"):
+        assert record["summary"][key] == pytest.approx(summary["final"][key], rel=1e-6), key
