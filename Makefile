@@ -1,0 +1,28 @@
+# The two set-up-and-go commands of the README. Each creates the virtual environment from
+# pyproject.toml on first use (torch and torchvision pinned to the wheels on this machine's disk).
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+## Train the baseline (BYOL) on the embedded random-dot stereograms and print its summary.
+run: $(STAMP)
+	$(PY) -m src.run
+
+## Lint, format check, then the whole test suite (offline, CPU).
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest -q
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
