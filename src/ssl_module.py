@@ -4,6 +4,12 @@ BYOL, SimSiam, SimCLR and every ablation row are configurations of this module.
     online:  x ─ encoder (backbone → h → projector → z) ─ predictor (side=online) ─ p
     target:  x ─ target(x, z) ─ predictor (side=target, frozen) ─ t
     loss:    objective(p1, p2, t1, t2)
+
+Two execution options leave the maths unchanged: ``channels_last`` stores conv weights and image inputs
+NHWC (faster convolutions under mixed precision on GPUs), ``compile`` compiles the networks with
+``torch.compile`` when fitting starts. They live with the model because the module applies them to its
+own networks and inputs; the Trainer (conf/trainer) keeps what Lightning owns: precision, devices,
+strategy, SyncBatchNorm.
 """
 
 from collections.abc import Callable
@@ -18,6 +24,19 @@ from src.mechanisms.losses import Objective
 from src.models.encoder import Encoder
 
 
+def online_probe_loss(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy and accuracy of the online probe over the labelled rows only.
+
+    logits: (B, C); labels: (B,), −1 for unlabelled images (STL-10's unlabeled split) → ((), ()).
+    A batch without labels gives 0 for both, without a host sync (no branching on the count).
+    """
+    labelled = labels >= 0
+    count = labelled.sum().clamp(min=1)
+    loss = F.cross_entropy(logits, labels.clamp(min=0), reduction="none")  # (B,)
+    correct = (logits.argmax(1) == labels).float()  # (B,); −1 never matches
+    return (loss * labelled).sum() / count, (correct * labelled).sum().detach() / count
+
+
 class SSLModule(pl.LightningModule):
     def __init__(
         self,
@@ -30,6 +49,8 @@ class SSLModule(pl.LightningModule):
         target: Callable[..., nn.Module],
         objective: Objective,
         optimizer: Callable[..., tuple],
+        channels_last: bool = False,
+        compile: bool = False,
     ):
         super().__init__()
         if predictor_side not in ("online", "target"):
@@ -52,10 +73,24 @@ class SSLModule(pl.LightningModule):
         self.online_probe = nn.Linear(backbone_module.out_dim, num_classes)
         self.objective = objective
         self.make_optimizer = optimizer
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        if channels_last:
+            self.to(memory_format=torch.channels_last)  # every 4-D conv weight, online and target alike
+        self.compile_networks = compile
+
+    def setup(self, stage: str) -> None:
+        if self.compile_networks and stage == "fit":
+            # In place (nn.Module.compile): parameter names, the optimizer and the EMA see the same tensors.
+            for network in (self.encoder, self.predictor, self.target):
+                network.compile()
+
+    def _input(self, x: torch.Tensor) -> torch.Tensor:
+        """x in the memory format of the conv weights (images only)."""
+        return x.contiguous(memory_format=self.memory_format) if x.dim() == 4 else x
 
     def representations(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """h, z and (when the predictor is online and not the identity) p for a batch, as measured."""
-        h, z = self.encoder(x)
+        h, z = self.encoder(self._input(x))
         out = {"h": h, "z": z}
         if self.predictor_side == "online" and not isinstance(self.predictor, nn.Identity):
             out["p"] = self.predictor(z)
@@ -63,6 +98,7 @@ class SSLModule(pl.LightningModule):
 
     def _branches(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(h, p, t) for one view."""
+        x = self._input(x)
         h, z = self.encoder(x)  # (B, h_dim), (B, z_dim)
         t = self.target(x, z)  # (B, z_dim); detached unless the target is online without stop-gradient
         if self.predictor_side == "online":
@@ -80,9 +116,7 @@ class SSLModule(pl.LightningModule):
         h2, p2, t2 = self._branches(x2)
         losses = self.objective(p1, p2, t1, t2)
         logits = self.online_probe(torch.cat([h1, h2]).detach())
-        probe_loss = F.cross_entropy(logits, torch.cat([y, y]))
-        with torch.no_grad():
-            probe_acc = (logits.argmax(1) == torch.cat([y, y])).float().mean()
+        probe_loss, probe_acc = online_probe_loss(logits, torch.cat([y, y]))
         loss = losses.pop("loss")
         self.log("train/loss", loss, prog_bar=True)
         self.log_dict({f"train/{k}": v for k, v in losses.items()})

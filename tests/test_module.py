@@ -137,3 +137,17 @@ def test_target_parameters_are_never_in_the_optimizer(tiny_config):
         assert not in_optimizer & target_params, row
         if row == "predictor_on_target":
             assert not in_optimizer & {id(p) for p in module.predictor.parameters()}
+
+
+def test_online_probe_ignores_unlabelled_rows():
+    import torch.nn.functional as F
+
+    from src.ssl_module import online_probe_loss
+
+    logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [5.0, -5.0]])
+    labels = torch.tensor([0, 0, -1])
+    loss, acc = online_probe_loss(logits, labels)
+    torch.testing.assert_close(loss, F.cross_entropy(logits[:2], labels[:2]))
+    assert acc.item() == pytest.approx(0.5)
+    none_loss, none_acc = online_probe_loss(logits, torch.full((3,), -1))
+    assert none_loss.item() == 0.0 and none_acc.item() == 0.0

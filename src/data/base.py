@@ -13,6 +13,13 @@ sample indices from a generator seeded by the epoch and the augmentation from on
 That makes runs bit-reproducible and makes resume exact: after a restart the loader simply starts at the
 restored global step (no sampler state to save, no worker RNG to restore).
 
+``data.batch_size`` is the global batch. Under multi-process training (conf/trainer/ddp.yaml) every process
+builds the same global batch of the step and keeps its own rows, rank·B/W … (rank+1)·B/W
+(``local_rows``): each process sees different samples with their own augmentation draws, and W processes
+together train on exactly the batch one process would (tests/test_ddp.py). A module that augments on the
+device after transfer must likewise draw the parameters of the whole global batch and keep the same rows
+(``self.trainer.global_rank`` and ``world_size`` tell it which).
+
 Tensors are returned on the CPU in their stored dtype; ``to_model_input`` turns a stored batch that has
 been moved to the model's device into the float tensor the backbone takes (identity for the embedded
 data, uint8 → normalised float for image datasets).
@@ -23,6 +30,8 @@ from dataclasses import dataclass
 
 import pytorch_lightning as pl
 import torch
+
+from src.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -58,18 +67,35 @@ def epoch_batch_indices(num_samples: int, batch_size: int, seed: int, step: int)
     return permutation[position * batch_size : (position + 1) * batch_size]
 
 
+def local_rows(batch: tuple, rank: int, world_size: int) -> tuple:
+    """One process's share of a global batch: rows rank·n/W … (rank+1)·n/W of every tensor in it (n rows);
+    anything else (the step an image batch carries along) passes through."""
+    n = next(len(x) for x in batch if isinstance(x, torch.Tensor))
+    if n % world_size:
+        raise ConfigError(
+            f"data.batch_size={n} must be divisible by the number of processes ({world_size}): it is the "
+            "global batch, split evenly across them"
+        )
+    share = n // world_size
+    return tuple(x[rank * share : (rank + 1) * share] if isinstance(x, torch.Tensor) else x for x in batch)
+
+
 class StepBatches:
     """An endless iterable of training batches, starting at ``start_step``; Lightning stops it at
-    ``trainer.max_steps``."""
+    ``trainer.max_steps``. With ``world_size`` > 1 it yields process ``rank``'s rows of each batch."""
 
-    def __init__(self, make_batch: Callable[[int], tuple], start_step: int = 0):
+    def __init__(
+        self, make_batch: Callable[[int], tuple], start_step: int = 0, rank: int = 0, world_size: int = 1
+    ):
         self.make_batch = make_batch
         self.start_step = start_step
+        self.rank, self.world_size = rank, world_size
 
     def __iter__(self) -> Iterator[tuple]:
         step = self.start_step
         while True:
-            yield self.make_batch(step)
+            batch = self.make_batch(step)
+            yield batch if self.world_size == 1 else local_rows(batch, self.rank, self.world_size)
             step += 1
 
 
@@ -87,8 +113,14 @@ class SSLDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> StepBatches:
         # Called by Lightning after a checkpoint is restored, so a resumed run continues at its step.
-        start = self.trainer.global_step if self.trainer is not None else 0
-        return StepBatches(self.train_batch, start_step=start)
+        if self.trainer is None:
+            return StepBatches(self.train_batch)
+        return StepBatches(
+            self.train_batch,
+            start_step=self.trainer.global_step,
+            rank=self.trainer.global_rank,
+            world_size=self.trainer.world_size,
+        )
 
     def eval_set(self) -> EvalSet:
         raise NotImplementedError

@@ -11,14 +11,26 @@ over the candidates c = the other-view targets of every sample (the positive inc
 targets of every other sample. β = 0 is BYOL; β = 1 with no predictor and the online network as its own
 target without stop-gradient is 2 + 2α·NT-Xent (SimCLR, Chen et al. 2020), i.e. NT-Xent up to a
 constant and a positive factor.
+
+Under multi-process training the candidates are the targets of the whole global batch, gathered from
+every process (src/distributed.py); a process's own samples sit at rows offset … offset + B of them.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from src.distributed import gather_rows
 from src.errors import ConfigError
+
+Gather = Callable[[torch.Tensor], tuple[torch.Tensor, int]]  # (B, d) -> (candidates (N, d), own first row)
+
+
+def own_rows(t: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """The candidates of a single process: its own batch, starting at row 0."""
+    return t, 0
 
 
 def normalised_regression(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -27,17 +39,21 @@ def normalised_regression(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 def negatives_term(
-    p: torch.Tensor, t_same: torch.Tensor, t_other: torch.Tensor, temperature: float
+    p: torch.Tensor, t_same: torch.Tensor, t_other: torch.Tensor, temperature: float, offset: int = 0
 ) -> torch.Tensor:
     """2α · mean_i logsumexp over candidates of cos(p_i, c)/α, α the temperature.
 
-    p: (B, d) predictions of one view; t_same: (B, d) targets of the same view (sample i itself
-    excluded); t_other: (B, d) targets of the other view (all samples, the positive included) → ().
+    p: (B, d) predictions of one view; t_same: (N, d) targets of the same view (sample i itself, row
+    offset + i, excluded); t_other: (N, d) targets of the other view (all samples, the positive at row
+    offset + i included) → (). N = B and offset 0 in one process; N = W·B and offset = rank·B when the
+    candidates are gathered from W processes.
     """
     p, t_same, t_other = (F.normalize(x, dim=-1) for x in (p, t_same, t_other))
-    same = p @ t_same.T / temperature  # (B, B)
-    same = same.masked_fill(torch.eye(len(p), dtype=torch.bool, device=p.device), float("-inf"))
-    other = p @ t_other.T / temperature  # (B, B)
+    same = p @ t_same.T / temperature  # (B, N)
+    rows = torch.arange(len(p), device=p.device)
+    own = rows[:, None] + offset == torch.arange(len(t_same), device=p.device)[None, :]  # (B, N)
+    same = same.masked_fill(own, float("-inf"))
+    other = p @ t_other.T / temperature  # (B, N)
     return 2.0 * temperature * torch.logsumexp(torch.cat([same, other], dim=1), dim=1).mean()
 
 
@@ -49,19 +65,22 @@ def symmetric_loss(
     negatives_weight: float,
     temperature: float,
     view_reduction: str = "mean",
+    gather: Gather = own_rows,
 ) -> dict[str, torch.Tensor]:
     """Both view orders of the objective. p*, t*: (B, d). Returns the total ("loss") and its parts.
 
     ``view_reduction``: "mean" averages the two orders (the default here and in DESIGN.md §4), "sum"
     adds them as BYOL's Eq. 2 does (twice the gradient, which matters with a fixed learning rate).
+    ``gather`` gives the negatives' candidates for a process's targets (only called when β > 0).
     """
     scale = 0.5 if view_reduction == "mean" else 1.0
     regression = scale * (normalised_regression(p1, t2) + normalised_regression(p2, t1))
     parts = {"loss_regression": regression}
     total = regression
     if negatives_weight > 0:
+        (c1, offset), (c2, _) = gather(t1), gather(t2)  # (N, d) each
         negatives = scale * (
-            negatives_term(p1, t1, t2, temperature) + negatives_term(p2, t2, t1, temperature)
+            negatives_term(p1, c1, c2, temperature, offset) + negatives_term(p2, c2, c1, temperature, offset)
         )
         parts["loss_negatives"] = negatives
         total = total + negatives_weight * negatives
@@ -87,4 +106,13 @@ class Objective:
             )
 
     def __call__(self, p1, p2, t1, t2) -> dict[str, torch.Tensor]:
-        return symmetric_loss(p1, p2, t1, t2, self.negatives_weight, self.temperature, self.view_reduction)
+        """The objective of one process's batch; candidates gathered from every process (if several).
+
+        NOTE: computed in float32 with autocast off, whatever the training precision: cosines divided by
+        α = 0.2 and their log-sum-exp lose about two digits in bfloat16.
+        """
+        with torch.autocast(p1.device.type, enabled=False):
+            p1, p2, t1, t2 = (x.float() for x in (p1, p2, t1, t2))
+            return symmetric_loss(
+                p1, p2, t1, t2, self.negatives_weight, self.temperature, self.view_reduction, gather_rows
+            )
