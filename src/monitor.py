@@ -7,6 +7,7 @@ import pytorch_lightning as pl
 import torch
 
 from src.data.base import SSLDataModule
+from src.divergence import Diverged, require_finite
 from src.metrics.collapse import representation_metrics, singular_values
 from src.metrics.probes import knn_accuracy, linear_probe_accuracy
 from src.metrics.verdict import collapse_verdict
@@ -14,11 +15,13 @@ from src.metrics.verdict import collapse_verdict
 
 @torch.no_grad()
 def encode(module, datamodule: SSLDataModule, x: torch.Tensor, batch_size: int) -> dict[str, torch.Tensor]:
-    """Representations (h, z, p) of stored inputs x, in chunks; float32 on the CPU."""
+    """Representations (h, z, p) of stored inputs x, in chunks; float32 on the CPU. Raises Diverged if
+    any is not finite (the metrics of a diverged network are undefined; an SVD of them would fail)."""
     chunks: dict[str, list[torch.Tensor]] = {}
     for start in range(0, len(x), batch_size):
         batch = datamodule.to_model_input(x[start : start + batch_size].to(module.device))
         for name, value in module.representations(batch).items():
+            require_finite(name, value)
             chunks.setdefault(name, []).append(value.float().cpu())
     return {name: torch.cat(parts) for name, parts in chunks.items()}
 
@@ -69,13 +72,23 @@ class CollapseMonitor(pl.Callback):
 
     def state_dict(self) -> dict:
         # The random-init reference survives a resume: it is measured once, before the very first step.
-        return {"reference": self.reference, "reference_spectra": self.reference_spectra}
+        # So does the final measurement: a run killed after its final checkpoint resumes with nothing to do.
+        return {
+            "reference": self.reference,
+            "reference_spectra": self.reference_spectra,
+            "final": self.final,
+            "final_spectra": self.final_spectra,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.reference, self.reference_spectra = state["reference"], state["reference_spectra"]
+        self.final, self.final_spectra = state["final"], state["final_spectra"]
 
     def _measure_and_log(self, trainer: pl.Trainer, module) -> tuple[dict[str, float], dict[str, list]]:
-        scalars, spectra = measure(module, trainer.datamodule, self.settings)
+        try:
+            scalars, spectra = measure(module, trainer.datamodule, self.settings)
+        except Diverged as error:
+            raise Diverged(error.what, trainer.global_step) from None
         for logger in trainer.loggers:
             logger.log_metrics(namespaced(scalars), step=trainer.global_step)
         return scalars, spectra

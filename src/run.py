@@ -1,19 +1,32 @@
-"""Entry point: `python -m src.run [+ablation=ROW] [overrides]`, or `-m` for a Hydra multirun sweep."""
+"""Entry point: `python -m src.run [+ablation=ROW] [overrides]`, or `-m` for a Hydra multirun sweep.
+
+Exit codes of a single run: 0 finished, diverged or skipped (a result); 2 bad input (one line "error: …",
+no summary written); 1 an exception in the run (summary.json with status failed, traceback.txt, and the
+traceback); 143 SIGTERM (checkpoint saved, no summary; the same command resumes).
+In a sweep (`-m`) each job records its outcome and returns, so one failing run never stops the others;
+src/sweep_callbacks.py prints the final count and exits 1 if any run failed.
+"""
 
 import logging
 import sys
+import time
 import warnings
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 import src.config  # noqa: F401  (registers the `choice` resolver before Hydra composes)
+from src.checkpointing import Interrupted
 from src.errors import SuiteError
+from src.override_types import check_override_types
+from src.run_record import one_line, record_failure
 from src.train import train
 
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
+SIGTERM_EXIT = 143  # 128 + SIGTERM, what a shell reports for a process the signal ended
 
 
 def user_error(exc: BaseException) -> SuiteError | None:
@@ -26,6 +39,8 @@ def user_error(exc: BaseException) -> SuiteError | None:
 
 
 def format_summary(summary: dict) -> str:
+    if summary["status"] == "diverged":
+        return f"run {summary['row']} (seed {summary['seed']}) diverged: {summary['error']}\n  run dir {summary['run_dir']}"
     final, ref = summary["final"], summary["reference"]
     lines = [
         f"run {summary['row']} (seed {summary['seed']}) finished in {summary['wall_time_s']:.0f}s "
@@ -44,18 +59,42 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
-def main(cfg: DictConfig) -> None:
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
+def outcome(status: str, run_dir: Path, verdict: str | None = None, error: str | None = None) -> dict:
+    """What a job returns to the sweep callbacks."""
+    return {"status": status, "verdict": verdict, "error": error, "run_dir": str(run_dir)}
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
+def main(cfg: DictConfig) -> dict:
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    sweeping = hydra_cfg.mode == RunMode.MULTIRUN
+    started = time.time()
     try:
+        check_override_types(cfg, list(hydra_cfg.overrides.task), CONFIG_DIR)
         summary = train(cfg, run_dir)
+    except Interrupted as exc:
+        print(f"interrupted: {exc}", file=sys.stderr)
+        sys.exit(SIGTERM_EXIT)
     except Exception as exc:
         err = user_error(exc)
-        if err is None:
+        if err is not None:  # bad input: one line, nothing written
+            print(f"error: {err}", file=sys.stderr)
+            if not sweeping:
+                sys.exit(2)
+            return outcome("failed", run_dir, error=str(err))
+        record_failure(cfg, run_dir, exc, time.time() - started)
+        if not sweeping:
             raise
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    print(format_summary(summary))
+        print(f"failed: {run_dir}: {one_line(exc)} (traceback in {run_dir}/traceback.txt)", file=sys.stderr)
+        return outcome("failed", run_dir, error=one_line(exc))
+    if summary.get("skipped"):
+        print(
+            f"skip: {run_dir} already holds a {summary['status']} run of this config ({summary['config_hash']})"
+        )
+    else:
+        print(format_summary(summary))
+    return outcome(summary["status"], run_dir, verdict=summary.get("verdict"))
 
 
 if __name__ == "__main__":

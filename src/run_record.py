@@ -1,5 +1,11 @@
-"""What a run writes about itself (DESIGN.md §6): provenance, and files written atomically so that a
-reader never sees half of one."""
+"""What a run writes about itself (DESIGN.md §6): provenance, the summary of each outcome, and files
+written atomically so that a reader never sees half of one.
+
+A summary's ``status`` is one of STATUSES. ``finished`` and ``diverged`` are results (a rerun of the same
+config skips them); ``failed`` is an error (an exception in the run: a bug, out of memory), recorded with
+the error line and a ``traceback.txt``, and retried by a rerun. A run interrupted by a signal writes no
+summary: its checkpoint is what it leaves, and the analysis lists it as unfinished.
+"""
 
 import hashlib
 import json
@@ -7,27 +13,47 @@ import os
 import platform
 import subprocess
 import tempfile
+import traceback
 from importlib import metadata
 from pathlib import Path
 
 import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from src.config import hydra_choices
 
 PACKAGES = ("torch", "torchvision", "pytorch-lightning", "hydra-core", "wandb", "numpy", "pandas")
+STATUSES = ("finished", "diverged", "failed")
+RESULTS = ("finished", "diverged")  # outcomes a rerun of the same config keeps instead of redoing
+TRACEBACK_FILE = "traceback.txt"
+# Config keys that say how to run, not what: two configs that differ only here are the same run.
+NOT_IDENTITY = ("fresh",)
 
 
-def write_json_atomic(path: Path, obj) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over ``path`` (atomic on POSIX)."""
+def write_atomic(path: Path, write, binary: bool = False) -> None:
+    """Write through ``write(file)`` to a temporary file in the same folder, fsync, then rename over
+    ``path`` (atomic on POSIX): a reader sees the old file or the new one, never half of one."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, sort_keys=True, allow_nan=True)
+        os.fchmod(fd, 0o644)  # mkstemp makes the file private; results are meant to be read by others
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", newline="") as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    write_atomic(path, lambda f: json.dump(obj, f, indent=2, sort_keys=True, allow_nan=True))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_atomic(path, lambda f: f.write(text))
 
 
 def git_state(cwd: Path | None = None) -> dict:
@@ -63,6 +89,59 @@ def device_description(accelerator_device: torch.device) -> str:
 
 
 def config_hash(resolved_config: dict) -> str:
-    """A short hash of the resolved config (seed included): two runs with the same hash are the same run."""
-    blob = json.dumps(resolved_config, sort_keys=True, default=str).encode()
+    """A short hash of the resolved config (seed included): two runs with the same hash are the same run.
+    Keys in NOT_IDENTITY are left out."""
+    identity = {k: v for k, v in resolved_config.items() if k not in NOT_IDENTITY}
+    blob = json.dumps(identity, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def resolved(cfg: DictConfig) -> dict:
+    """The config as plain data; unresolved where an interpolation cannot be resolved (a failed run's
+    record must still be written)."""
+    try:
+        return OmegaConf.to_container(cfg, resolve=True)
+    except Exception:
+        return OmegaConf.to_container(cfg, resolve=False)
+
+
+def run_identity(cfg: DictConfig, run_dir: Path, device: torch.device) -> dict:
+    """What every summary holds, whatever the outcome: enough to rerun the run exactly (the resolved
+    config, the overrides and choices, the seed, the code's commit, the package versions, the device)."""
+    config = resolved(cfg)
+    overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    return {
+        "row": config.get("row"),
+        "study": config.get("study"),
+        "seed": config.get("seed"),
+        "config_hash": config_hash(config),
+        "choices": hydra_choices(),
+        "overrides": overrides,
+        "git": git_state(),
+        "packages": package_versions(),
+        "device": device_description(device),
+        "run_dir": str(run_dir),
+        "config": config,
+    }
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: first line of the message``."""
+    message = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {message[0]}" if message else type(exc).__name__
+
+
+def record_failure(cfg: DictConfig, run_dir: Path, exc: BaseException, wall_time_s: float) -> dict:
+    """Write ``summary.json`` with status ``failed`` and the error, and the traceback next to it."""
+    run_dir = Path(run_dir)
+    write_text_atomic(run_dir / TRACEBACK_FILE, "".join(traceback.format_exception(exc)))
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # what accelerator=auto picks
+    summary = {
+        "status": "failed",
+        "error": one_line(exc),
+        "traceback_file": TRACEBACK_FILE,
+        "wall_time_s": round(wall_time_s, 2),
+        **run_identity(cfg, run_dir, device),
+    }
+    write_json_atomic(run_dir / "summary.json", summary)
+    return summary

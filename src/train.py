@@ -2,19 +2,26 @@
 Separate from the Hydra wrapper (`src.run`) so tests and studies call it with a composed config."""
 
 import time
+import uuid
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import ModelCheckpoint
-from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.loggers import WandbLogger
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from src.checkpointing import AtomicCheckpointIO, Interrupted, RunCheckpoints
 from src.config import build, hydra_choices
 from src.data.base import SSLDataModule
+from src.divergence import Diverged, DivergenceGuard
+from src.fault_injection import fault_injection
 from src.metrics.verdict import describe_verdict_rule
+from src.metrics_csv import MetricsCSVLogger
 from src.monitor import CollapseMonitor, namespaced
-from src.run_record import config_hash, device_description, git_state, package_versions, write_json_atomic
+from src.preflight import check_batch_size, check_settings
+from src.resume import CHECKPOINT, SUMMARY, plan_run
+from src.run_record import config_hash, run_identity, write_json_atomic
 from src.ssl_module import SSLModule
 
 
@@ -30,81 +37,118 @@ def build_module(cfg: DictConfig, datamodule: SSLDataModule) -> SSLModule:
         target=build(model.target),
         objective=build(model.loss),
         optimizer=build(cfg.optimizer),
+        channels_last=model.channels_last,
+        compile=model.compile,
     )
 
 
-def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
-    """CSV always (the run directory is the source of truth); wandb as a mirror when configured."""
-    loggers = [CSVLogger(save_dir=run_dir, name="", version="")]
-    if cfg.logger.wandb is not None:
-        from pytorch_lightning.loggers import WandbLogger
+def build_loggers(cfg: DictConfig, csv: MetricsCSVLogger, wandb_id: str | None) -> list:
+    """CSV always (the run directory is the source of truth); wandb as a mirror when configured. A resumed
+    run continues its wandb run (same id); offline, that is a second offline-run folder with that id."""
+    if cfg.logger.wandb is None:
+        return [csv]
+    wb = cfg.logger.wandb
+    wandb = WandbLogger(
+        project=wb.project,
+        entity=wb.entity,
+        mode=wb.mode,
+        save_dir=csv.save_dir,
+        id=wandb_id,
+        resume="allow",
+        group=cfg.row,
+        job_type=cfg.study or "single",
+        tags=[t for t in (cfg.study, cfg.row) if t],
+        name=f"{cfg.row}-seed{cfg.seed}",
+        config={"choices": hydra_choices(), **OmegaConf.to_container(cfg, resolve=True)},
+        settings={"silent": True, "console": "off", "x_disable_stats": True},
+    )
+    return [csv, wandb]
 
-        wb = cfg.logger.wandb
-        loggers.append(
-            WandbLogger(
-                project=wb.project,
-                entity=wb.entity,
-                mode=wb.mode,
-                save_dir=str(run_dir),
-                group=cfg.row,
-                job_type=cfg.study or "single",
-                tags=[t for t in (cfg.study, cfg.row) if t],
-                name=f"{cfg.row}-seed{cfg.seed}",
-                config={"choices": hydra_choices(), **OmegaConf.to_container(cfg, resolve=True)},
-                settings={"silent": True, "console": "off", "x_disable_stats": True},
-            )
-        )
-    return loggers
+
+def finished_summary(cfg, module, monitor: CollapseMonitor, guard: DivergenceGuard, trainer, run_dir) -> dict:
+    rule = cfg.metrics.verdict
+    return {
+        "status": "finished",
+        "steps": trainer.global_step,
+        "final": {"train/loss": guard.last_loss, **namespaced(monitor.final)},
+        "reference": namespaced(monitor.reference),
+        "verdict": monitor.verdict(),
+        "verdict_rule": describe_verdict_rule(
+            rule.representation, rule.complete_below, rule.dimensional_below
+        ),
+        "spectra": {"final": monitor.final_spectra, "reference": monitor.reference_spectra},
+        **run_identity(cfg, run_dir, module.device),
+    }
+
+
+def diverged_summary(cfg, module, monitor, guard, error: Diverged, trainer, run_dir) -> dict:
+    """No final metrics: the weights are no longer finite. The last finite loss is kept for the record."""
+    return {
+        "status": "diverged",
+        "diverged_at_step": error.step,
+        "error": str(error),
+        "last_finite_loss": guard.last_loss,
+        "steps": trainer.global_step,
+        "final": {},
+        "reference": namespaced(monitor.reference or {}),
+        "verdict": None,
+        **run_identity(cfg, run_dir, module.device),
+    }
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict:
-    """Train one configuration and write ``summary.json`` into ``run_dir``; returns the summary."""
+    """Train one configuration and write ``summary.json`` into ``run_dir``; returns the summary. A run
+    already done is skipped (its summary is returned with ``skipped: True``, not written again), an
+    interrupted one resumed (src/resume.py)."""
     started = time.time()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    if cfg.cpu_threads:
+    check_settings(cfg)
+    identity = config_hash(OmegaConf.to_container(cfg, resolve=True))
+    plan = plan_run(run_dir, identity, cfg.fresh)
+    if plan.action == "skip":
+        return {**plan.summary, "skipped": True}
+    if cfg.cpu_threads is not None:  # float reductions depend on the thread count: fixed, they rerun alike
         torch.set_num_threads(cfg.cpu_threads)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build(cfg.data)
     module = build_module(cfg, datamodule)
+    check_batch_size(module, datamodule.batch_size, cfg.model.loss.negatives_weight)
+    datamodule.setup("fit")  # a missing or corrupt data file fails here, before anything is written
     monitor = CollapseMonitor(OmegaConf.to_container(cfg.metrics, resolve=True))
-    checkpoint = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints",
-        save_last=True,
-        save_top_k=0,
-        every_n_train_steps=cfg.checkpoint.every_n_steps,
-    )
+    guard = DivergenceGuard()
+    csv = MetricsCSVLogger(run_dir, keep_rows=plan.metrics_rows)
+    wandb_id = plan.wandb_id or (uuid.uuid4().hex[:12] if cfg.logger.wandb is not None else None)
+    checkpoints = RunCheckpoints(run_dir / CHECKPOINT, cfg.checkpoint.every_n_steps, identity, csv, wandb_id)
     trainer: pl.Trainer = build(
         cfg.trainer,
-        logger=build_loggers(cfg, run_dir),
-        callbacks=[monitor, checkpoint],
+        logger=build_loggers(cfg, csv, wandb_id),
+        # The monitor before the checkpoints: the final checkpoint then holds the final measurement.
+        callbacks=[monitor, guard, *fault_injection(cfg.debug), checkpoints],
+        plugins=[AtomicCheckpointIO()],
+        enable_checkpointing=False,
         default_root_dir=run_dir,
     )
-    trainer.fit(module, datamodule=datamodule)
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    summary = {
-        "status": "finished",
-        "row": cfg.row,
-        "study": cfg.study,
-        "seed": cfg.seed,
-        "config_hash": config_hash(resolved),
-        "choices": hydra_choices(),
-        "steps": trainer.global_step,
-        "final": {"train/loss": float(trainer.callback_metrics["train/loss"]), **namespaced(monitor.final)},
-        "reference": namespaced(monitor.reference),
-        "verdict": monitor.verdict(),
-        "verdict_rule": describe_verdict_rule(
-            cfg.metrics.verdict.representation,
-            cfg.metrics.verdict.complete_below,
-            cfg.metrics.verdict.dimensional_below,
-        ),
-        "spectra": {"final": monitor.final_spectra, "reference": monitor.reference_spectra},
-        "git": git_state(),
-        "packages": package_versions(),
-        "device": device_description(module.device),
-        "wall_time_s": round(time.time() - started, 2),
-        "run_dir": str(run_dir),
-        "config": resolved,
-    }
-    write_json_atomic(run_dir / "summary.json", summary)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=plan.checkpoint, weights_only=True)
+        summary = finished_summary(cfg, module, monitor, guard, trainer, run_dir)
+    except Diverged as error:
+        summary = diverged_summary(cfg, module, monitor, guard, error, trainer, run_dir)
+    except SIGTERMException as exc:
+        raise Interrupted(
+            f"SIGTERM after step {trainer.global_step}; checkpoint {run_dir / CHECKPOINT} saved, "
+            "the same command resumes the run"
+        ) from exc
+    finally:
+        # A sweep runs many jobs in one process (joblib workers, the basic launcher): without this the
+        # next run would log into this run's wandb run.
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                logger.experiment.finish()
+    if not trainer.is_global_zero:
+        return summary  # under DDP one process writes the run's record
+    summary["resumed_from_step"] = plan.resumed_from_step
+    # NOTE: this attempt's time; a resumed run's excludes the attempts before it.
+    summary["wall_time_s"] = round(time.time() - started, 2)
+    write_json_atomic(run_dir / SUMMARY, summary)
     return summary

@@ -1,0 +1,126 @@
+"""Checkpoints that make a killed run resume exactly (bit-identical on the CPU).
+
+``checkpoints/last.ckpt`` holds what Lightning saves (online, target and ensemble weights, optimizer and
+learning-rate schedule state, loop progress, whose optimizer-step count is the EMA step and the data
+position: training batches are a pure function of the global step, src/data/base.py), the callbacks'
+state (the random-init reference, the last loss), and the suite's own entry ``suite``: the config hash,
+how many rows ``metrics.csv`` held, the global random generators' states, and the wandb run id.
+
+It is written every ``checkpoint.every_n_steps`` steps between two steps, when SIGTERM arrives (a cluster
+scheduler's warning before pre-emption: Lightning finishes the step, we save and exit with 143), and at
+the end of training; always to a temporary file that then replaces the old one, so a kill at any moment
+leaves a whole checkpoint. It is read with ``weights_only=True``.
+"""
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+from src.errors import DataError
+from src.metrics_csv import MetricsCSVLogger
+from src.run_record import write_atomic
+
+CHECKPOINT = Path("checkpoints") / "last.ckpt"
+SUITE_KEY = "suite"
+
+
+class Interrupted(Exception):
+    """The run stopped on SIGTERM after saving its checkpoint; the same command resumes it."""
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """torch.save to a temporary file in the target's folder, fsync, then os.replace over the target
+    (Lightning's own writer is atomic only where fsspec's local transaction happens to be)."""
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(Path(path), lambda f: torch.save(checkpoint, f), binary=True)
+
+
+def read_checkpoint(path: Path) -> dict:
+    """A suite checkpoint, loaded with ``weights_only=True``; one DataError line naming the file if it is
+    truncated, corrupt or not a checkpoint of this suite."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise DataError(
+            f"checkpoint {path} cannot be read (truncated or corrupt: {reason}); "
+            "set fresh=true to start this run afresh"
+        ) from error
+    if not isinstance(checkpoint, dict) or SUITE_KEY not in checkpoint:
+        raise DataError(f"{path} is not a checkpoint of this suite; set fresh=true to start this run afresh")
+    return checkpoint
+
+
+def rng_states() -> dict:
+    """The global generators' states, in types ``weights_only`` loading accepts."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
+        "python": random.getstate(),
+    }
+
+
+def set_rng_states(states: dict) -> None:
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    kind, keys, pos, has_gauss, gauss = states["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    version, internal, gauss_next = states["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+
+
+class RunCheckpoints(pl.Callback):
+    """Saves ``path`` between steps, on SIGTERM and at the end (module docstring). Put it after the
+    CollapseMonitor in the callback list, so the final checkpoint holds the final measurement."""
+
+    def __init__(
+        self, path: Path, every_n_steps: int, config_hash: str, csv: MetricsCSVLogger, wandb_id: str | None
+    ):
+        self.path, self.every_n_steps = Path(path), every_n_steps
+        self.suite = {"config_hash": config_hash, "wandb_id": wandb_id}
+        self.csv = csv
+        self._last_saved_step = 0
+        self._between_steps = False
+
+    def _save(self, trainer: pl.Trainer, between_steps: bool) -> None:
+        self.suite["metrics_rows"] = self.csv.flush()  # the file holds every row this checkpoint accounts for
+        self._between_steps = between_steps
+        trainer.save_checkpoint(self.path, weights_only=False)
+
+    def on_train_batch_start(self, trainer: pl.Trainer, module, batch, batch_idx: int) -> None:
+        # Here the previous step is complete, its metrics logged: resuming from here repeats nothing.
+        step = trainer.global_step
+        if step % self.every_n_steps == 0 and step > self._last_saved_step:
+            self._last_saved_step = step
+            self._save(trainer, between_steps=True)
+
+    def on_train_end(self, trainer: pl.Trainer, module) -> None:
+        self._save(trainer, between_steps=False)
+
+    def on_exception(self, trainer: pl.Trainer, module, exception: BaseException) -> None:
+        if isinstance(exception, SIGTERMException):
+            self._save(trainer, between_steps=False)
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, module, checkpoint: dict) -> None:
+        checkpoint[SUITE_KEY] = {**self.suite, "rng": rng_states()}
+        if self._between_steps:
+            # NOTE: Lightning counts the next batch as "ready" before on_train_batch_start; a checkpoint
+            # taken there would make it skip one logging step on restore. Saved as after the previous
+            # step's end, the state Lightning resumes from without adjustment (as after SIGTERM).
+            progress = checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]
+            for counter in (progress["total"], progress["current"]):
+                counter["ready"] = counter["completed"]
+
+    def on_load_checkpoint(self, trainer: pl.Trainer, module, checkpoint: dict) -> None:
+        set_rng_states(checkpoint[SUITE_KEY]["rng"])
+        self._last_saved_step = checkpoint["global_step"]

@@ -1,0 +1,86 @@
+"""Wrong types on the command line, caught before they reach a constructor as a TypeError deep inside.
+
+Hydra parses each override's value by its look (``abc`` is a string, ``1`` an int, ``1.5`` a float) and
+struct mode checks only that the key exists. Here each ``key=value`` override is compared with the value
+the same config would hold without the value overrides (the group choices, ablation and study included):
+a number where a number was, a bool where a bool was, a list where a list was.
+"""
+
+import functools
+from pathlib import Path
+
+from hydra import compose
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig, OmegaConf
+
+from src.errors import ConfigError
+
+
+def _plain(node):
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+
+
+def _expected(default) -> str | None:
+    """What kind of value may replace ``default``; None if anything may (a null default)."""
+    if default is None:
+        return None
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, int):
+        return "an integer"
+    if isinstance(default, float):
+        return "a number"
+    if isinstance(default, str):
+        return "a string"
+    return "a list" if isinstance(default, list) else "a mapping"
+
+
+def _fits(default, value) -> bool:
+    expected = _expected(default)
+    if expected is None:
+        return True
+    if isinstance(value, bool) or value is None:
+        return expected == "true or false" and value is not None
+    return {
+        "an integer": isinstance(value, int),
+        "a number": isinstance(value, int | float),
+        "a string": isinstance(value, str | int | float),  # choice checks downstream name the options
+        "a list": isinstance(value, list),
+        "a mapping": isinstance(value, dict),
+    }.get(expected, False)
+
+
+def value_overrides(overrides: list[str], config_dir: Path) -> tuple[list[str], list[str]]:
+    """(group overrides, value overrides' keys) of a job's override list; Hydra's own are neither."""
+    groups, keys = [], []
+    for override, text in zip(OverridesParser.create().parse_overrides(overrides), overrides, strict=True):
+        key = override.key_or_group
+        if key.startswith("hydra"):
+            continue
+        if (config_dir / key).is_dir():
+            groups.append(text)
+        elif not override.is_delete():
+            keys.append(key)
+    return groups, keys
+
+
+@functools.lru_cache(maxsize=8)
+def _defaults(groups: tuple[str, ...]) -> DictConfig:
+    """The config without value overrides (read only; cached: the jobs of a sweep share their groups)."""
+    return compose(config_name="config", overrides=list(groups))
+
+
+def check_override_types(cfg: DictConfig, overrides: list[str], config_dir: Path) -> None:
+    """Raise one ConfigError line for the first value override whose type does not fit its key."""
+    groups, keys = value_overrides(overrides, config_dir)
+    if not keys:
+        return
+    defaults = _defaults(tuple(groups))
+    for key in keys:
+        default = _plain(OmegaConf.select(defaults, key, default=None))
+        value = _plain(OmegaConf.select(cfg, key, default=None))
+        if not _fits(default, value):
+            raise ConfigError(
+                f"{key} must be {_expected(default)} (its default is {default!r}), "
+                f"got {type(value).__name__} {value!r}"
+            )

@@ -1,0 +1,127 @@
+"""Hydra callbacks of every invocation (registered in conf/hydra/default.yaml).
+
+- ``WritableOutputDir``: an output folder that cannot be written is one "error: …" line and exit 2,
+  before Hydra's own attempt fails with a traceback.
+- ``SweepReport``: a progress line per job ("[i/N] row=… seed=… → run dir"), one record per job in
+  ``<sweep dir>/.jobs/`` (written by the job's own process, so any launcher works), and at the end
+  ``<sweep dir>/sweep.json`` and one line "sweep: N runs, F failed, D diverged, C collapsed (see …)";
+  exit 1 if any run failed. Hydra calls ``on_multirun_end`` in reverse order of registration, so the
+  callbacks a study adds after this one still run before it exits.
+"""
+
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from src.run_record import one_line, write_json_atomic
+
+JOBS_DIR = ".jobs"
+SWEEP_FILE = "sweep.json"
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+COLLAPSED = ("complete_collapse", "dimensional_collapse")
+
+
+def require_writable(folder: Path, key: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        print(f"error: output folder {folder} ({key}) is not writable: {error.strerror}", file=sys.stderr)
+        sys.exit(2)
+
+
+class WritableOutputDir(Callback):
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        self._check(config, "hydra.run.dir")
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        self._check(config, "hydra.sweep.dir")
+
+    def _check(self, config: DictConfig, key: str) -> None:
+        # Hydra sets its config only when the job starts; the folder's name may need it (${row}).
+        HydraConfig.instance().set_config(config)
+        require_writable(Path(OmegaConf.select(config, key)), key)
+
+
+def count_jobs(config: DictConfig) -> int | None:
+    """How many jobs the basic sweeper makes of this invocation (its own product of the sweep overrides
+    and ``hydra.sweeper.params``); None for another sweeper."""
+    if OmegaConf.select(config, "hydra.sweeper._target_") != BASIC_SWEEPER:
+        return None
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    arguments = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
+    parser = OverridesParser.create(config_loader=GlobalHydra.instance().config_loader())
+    try:
+        return len(BasicSweeper.split_arguments(parser.parse_overrides(arguments), None)[0])
+    except Exception:  # the sweeper itself reports a bad sweep; the count is only for progress lines
+        return None
+
+
+def tally(jobs: list[dict]) -> dict:
+    return {
+        "runs": len(jobs),
+        "failed": sum(j["status"] == "failed" for j in jobs),
+        "diverged": sum(j["status"] == "diverged" for j in jobs),
+        "collapsed": sum(j["status"] == "finished" and j["verdict"] in COLLAPSED for j in jobs),
+    }
+
+
+class SweepReport(Callback):
+    def __init__(self):
+        self.total: int | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        shutil.rmtree(Path(config.hydra.sweep.dir) / JOBS_DIR, ignore_errors=True)  # an earlier sweep's
+        self.total = count_jobs(config)
+
+    def on_job_start(self, config: DictConfig, **kwargs) -> None:
+        if config.hydra.mode != RunMode.MULTIRUN:
+            return
+        number = config.hydra.job.num + 1
+        position = f"{number}/{self.total}" if self.total else f"{number}"
+        print(
+            f"[{position}] row={config.row} seed={config.seed} → {config.hydra.runtime.output_dir}",
+            flush=True,
+        )
+
+    def on_job_end(self, config: DictConfig, job_return, **kwargs) -> None:
+        if config.hydra.mode != RunMode.MULTIRUN:
+            return
+        try:
+            record = job_return.return_value
+        except Exception as error:  # one src.run could not record (a full disk): the sweep stops after it
+            record = {"status": "failed", "verdict": None, "error": one_line(error)}
+            record["run_dir"] = config.hydra.runtime.output_dir
+        jobs = Path(config.hydra.sweep.dir) / JOBS_DIR
+        jobs.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(jobs / f"{config.hydra.job.num}.json", {"job": config.hydra.job.num, **record})
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        jobs = sorted(
+            (json.loads(p.read_text()) for p in (sweep_dir / JOBS_DIR).glob("*.json")), key=lambda j: j["job"]
+        )
+        counts = tally(jobs)
+        write_json_atomic(sweep_dir / SWEEP_FILE, {**counts, "jobs": jobs})
+        for job in jobs:
+            if job["status"] == "failed":
+                print(f"failed: {job['run_dir']}: {job['error']}", file=sys.stderr)
+        print(
+            f"sweep: {counts['runs']} runs, {counts['failed']} failed, {counts['diverged']} diverged, "
+            f"{counts['collapsed']} collapsed (see {sweep_dir / SWEEP_FILE})",
+            flush=True,
+        )
+        if counts["failed"]:
+            sys.exit(1)

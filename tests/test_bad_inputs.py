@@ -1,0 +1,144 @@
+"""Bad input, tried: each case is a command line a user could type, the one-line error it must give, a
+non-zero exit, and a run folder that holds nothing that looks like a run (no summary.json, no checkpoint,
+no metrics)."""
+
+import pytest
+from torchvision import datasets
+
+from tests.conftest import TINY
+from tests.run_cli import run_cli
+
+# TINY without its data keys, for the cases that switch the data set (whose config has other keys).
+OTHER_DATA = [o for o in TINY if not o.startswith("data.")]
+ENSEMBLE = ["model/target=ensemble"]
+NO_BN = ["model.backbone.norm=none", "model.projector.norm=none"]
+
+CASES = {
+    # values out of range
+    "tau above 1": (["model.target.tau=1.5"], "model.target.tau must be in [0, 1], got 1.5"),
+    "negative beta": (["model.loss.negatives_weight=-1"], "model.loss.negatives_weight must be ≥ 0, got -1"),
+    "zero temperature": (["model.loss.temperature=0"], "model.loss.temperature must be > 0, got 0"),
+    "ensemble of zero": (
+        [*ENSEMBLE, "model.target.num_members=0", "model.target.taus=[]"],
+        "model.target.num_members must be an integer ≥ 1, got 0",
+    ),
+    "tau list too short": (
+        [*ENSEMBLE, "model.target.taus=[0.9,0.9]"],
+        "model.target.taus must list one τ per member (num_members=4), got 2",
+    ),
+    "tau list out of range": (
+        [*ENSEMBLE, "model.target.taus=[0.9,0.9,0.9,1.5]"],
+        "model.target.taus must all be in [0, 1], got [0.9, 0.9, 0.9, 1.5]",
+    ),
+    "zero learning rate": (["optimizer.lr=0"], "optimizer.lr must be > 0, got 0"),
+    "negative weight decay": (["optimizer.weight_decay=-1"], "optimizer.weight_decay must be ≥ 0, got -1"),
+    "warm-up of the whole run": (
+        ["optimizer.warmup_fraction=1"],
+        "optimizer.warmup_fraction must be in [0, 1)",
+    ),
+    "batch of one with BatchNorm": (
+        ["data.batch_size=1"],
+        "data.batch_size must be ≥ 2 for this model (BatchNorm layers need two samples), got 1",
+    ),
+    "batch of one with negatives": (
+        ["+ablation=simclr", *NO_BN, "data.batch_size=1"],
+        "data.batch_size must be ≥ 2 for this model (negatives (model.loss.negatives_weight > 0) need two",
+    ),
+    "zero steps": (["trainer.max_steps=0"], "trainer.max_steps must be an integer ≥ 1, got 0"),
+    "endless run": (["trainer.max_steps=-1"], "trainer.max_steps must be an integer ≥ 1, got -1"),
+    "zero measurement interval": (
+        ["metrics.every_n_steps=0"],
+        "metrics.every_n_steps must be an integer ≥ 1",
+    ),
+    "negative seed": (["seed=-1"], "seed must be an integer ≥ 0, got -1"),
+    # wrong types
+    "learning rate as a word": (
+        ["optimizer.lr=fast"],
+        "optimizer.lr must be a number (its default is 0.002), got str 'fast'",
+    ),
+    "fractional steps": (
+        ["trainer.max_steps=1.5"],
+        "trainer.max_steps must be an integer (its default is 600), got float 1.5",
+    ),
+    "batch size as a list": (
+        ["data.batch_size=[64]"],
+        "data.batch_size must be an integer (its default is 256), got list [64]",
+    ),
+    "tau list as a number": ([*ENSEMBLE, "model.target.taus=0.9"], "model.target.taus must be a list"),
+    "fresh as a word": (
+        ["fresh=maybe"],
+        "fresh must be true or false (its default is False), got str 'maybe'",
+    ),
+    "null learning rate": (
+        ["optimizer.lr=null"],
+        "optimizer.lr must be a number (its default is 0.002), got NoneType None",
+    ),
+    # unknown names
+    "unknown ablation": (["+ablation=no_such_row"], "Could not find 'ablation/no_such_row'"),
+    "unknown dataset": (["data=no_such_data"], "Could not find 'data/no_such_data'"),
+    "unknown study": (["+study=no_such_study"], "Could not find 'study/no_such_study'"),
+    "unknown predictor side": (
+        ["model.predictor.side=middle"],
+        "model.predictor_side must be one of online, target",
+    ),
+    "misspelled key": (["optimizer.lrr=0.1"], "Could not override 'optimizer.lrr'"),
+    # contradictory choices
+    "predictor on the target side of the online target": (
+        ["model.predictor.side=target", "model/target=online"],
+        "model.predictor_side=target needs a separate target network",
+    ),
+    "frozen ensemble with learned weights and no members": (
+        [
+            *ENSEMBLE,
+            "model.target.member_update=frozen",
+            "model.target.weights=learned",
+            "model.target.num_members=0",
+            "model.target.taus=[]",
+        ],
+        "model.target.num_members must be an integer ≥ 1, got 0",
+    ),
+    # data and output folders ({tmp} is the test's temporary folder)
+    "image folder without a root": (["data=imagefolder"], "data.root must be set (its default is ???)"),
+    "missing data root": (
+        ["data=cifar10", "data.root={tmp}/nowhere"],
+        "data.root {tmp}/nowhere has no CIFAR-10 files (cifar-10-batches-py/data_batch_1 is missing)",
+    ),
+    "data root that is a file": (
+        ["data=cifar10", "data.root={tmp}/a_file"],
+        "data.root {tmp}/a_file has no CIFAR-10 files",
+    ),
+    "corrupt dataset file": (
+        ["data=cifar10", "data.root={tmp}/cifar"],
+        "CIFAR-10: {tmp}/cifar/cifar-10-batches-py/data_batch_1 is corrupt",
+    ),
+    "unwritable output folder": (
+        ["hydra.run.dir={tmp}/a_file/run"],
+        "output folder {tmp}/a_file/run (hydra.run.dir) is not writable: Not a directory",
+    ),
+}
+
+
+def write_corrupt_cifar10(root) -> None:
+    """Every file CIFAR-10 needs, each holding bytes that are not the data set."""
+    folder = root / datasets.CIFAR10.base_folder
+    folder.mkdir(parents=True)
+    names = [f for f, _ in datasets.CIFAR10.train_list + datasets.CIFAR10.test_list]
+    for name in [*names, datasets.CIFAR10.meta["filename"]]:
+        (folder / name).write_bytes(b"not a pickle")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_gives_its_one_line_error_and_leaves_no_run(case, tmp_path):
+    overrides, message = CASES[case]
+    (tmp_path / "a_file").write_text("a file, not a folder")
+    write_corrupt_cifar10(tmp_path / "cifar")
+    run_dir = tmp_path / "run"
+    base = OTHER_DATA if any(o.startswith("data=") for o in overrides) else TINY
+    args = [*base, f"hydra.run.dir={run_dir}", *(o.format(tmp=tmp_path) for o in overrides)]
+    code, out, err = run_cli(args)
+    assert code != 0, out
+    lines = [line for line in err.splitlines() if message.format(tmp=tmp_path) in line]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for path in ("summary.json", "checkpoints", "metrics.csv"):
+        assert not (run_dir / path).exists(), path

@@ -1,0 +1,137 @@
+"""Resume after a kill: a real run in a child process is killed (SIGKILL mid-run, or SIGTERM as a cluster
+scheduler sends before pre-emption), the same command is run again, and the result must be the result
+of a run that was never interrupted, bit for bit on the CPU: every row of metrics.csv, every number of
+the summary. Also: re-running a sweep skips, resumes and starts the right runs; a different config in a
+used folder is refused; a broken checkpoint is named; checkpoints are written atomically."""
+
+import json
+import os
+import signal
+import time
+
+import pytest
+import torch
+
+from src.checkpointing import AtomicCheckpointIO
+from tests.conftest import TINY
+from tests.run_cli import Child, run_cli
+
+# Long enough that the kill lands mid-run (the first checkpoint appears after 3 of 24 steps).
+LONG = [o for o in TINY if not o.startswith(("trainer.max_steps", "checkpoint.", "metrics.every_n_steps"))]
+LONG += ["trainer.max_steps=24", "checkpoint.every_n_steps=3", "metrics.every_n_steps=4"]
+SAME = ("final", "reference", "spectra", "verdict", "steps", "config_hash", "status")
+
+
+def summary(run_dir) -> dict:
+    return json.loads((run_dir / "summary.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("uninterrupted")
+    code, _, err = run_cli([*LONG, f"hydra.run.dir={run_dir}"])
+    assert code == 0, err
+    return run_dir
+
+
+def kill_mid_run(run_dir, sig: signal.Signals) -> tuple[int, str]:
+    """Run the command in a child process and send it ``sig`` as soon as its first checkpoint exists;
+    returns the child's exit code and stderr."""
+    child = Child([*LONG, f"hydra.run.dir={run_dir}"])
+    checkpoint = run_dir / "checkpoints" / "last.ckpt"
+    while not checkpoint.exists() and child.process.is_alive():
+        time.sleep(0.01)
+    os.kill(child.process.pid, sig)
+    code, _, err = child.finish()
+    return code, err
+
+
+def assert_resumes_to_the_uninterrupted_result(run_dir, uninterrupted) -> None:
+    checkpoint_step = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    assert 3 <= checkpoint_step < 24
+    code, _, err = run_cli([*LONG, f"hydra.run.dir={run_dir}"])
+    assert code == 0, err
+    resumed, reference = summary(run_dir), summary(uninterrupted)
+    assert resumed["resumed_from_step"] == checkpoint_step
+    assert {k: resumed[k] for k in SAME} == {k: reference[k] for k in SAME}
+    assert (run_dir / "metrics.csv").read_bytes() == (uninterrupted / "metrics.csv").read_bytes()
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_the_same_command_finishes_bit_identically(tmp_path, uninterrupted):
+    code, _ = kill_mid_run(tmp_path, signal.SIGKILL)
+    assert code == -signal.SIGKILL, "the run finished before the kill"
+    assert not (tmp_path / "summary.json").exists()
+    assert_resumes_to_the_uninterrupted_result(tmp_path, uninterrupted)
+
+
+@pytest.mark.slow
+def test_sigterm_saves_a_checkpoint_exits_143_and_the_same_command_finishes_bit_identically(
+    tmp_path, uninterrupted
+):
+    code, err = kill_mid_run(tmp_path, signal.SIGTERM)
+    assert code == 143, err[-2000:]
+    assert "interrupted: SIGTERM after step" in err.splitlines()[-1]
+    assert not (tmp_path / "summary.json").exists()
+    # A different config is never resumed from this checkpoint.
+    code, _, err = run_cli([*LONG, "optimizer.lr=0.001", f"hydra.run.dir={tmp_path}"])
+    assert code == 2 and f"error: {tmp_path} holds a checkpoint of a different config" in err
+    assert_resumes_to_the_uninterrupted_result(tmp_path, uninterrupted)
+
+
+def test_a_broken_checkpoint_is_named_and_fresh_true_starts_afresh(tmp_path, uninterrupted):
+    checkpoint = tmp_path / "checkpoints" / "last.ckpt"
+    checkpoint.parent.mkdir()
+    whole = (uninterrupted / "checkpoints" / "last.ckpt").read_bytes()
+    run = [*TINY, f"hydra.run.dir={tmp_path}"]
+    for damaged in (b"not a checkpoint", whole[: len(whole) // 2]):  # garbage, truncated
+        checkpoint.write_bytes(damaged)
+        code, _, err = run_cli(run)
+        assert code == 2
+        assert f"error: checkpoint {checkpoint} cannot be read (truncated or corrupt" in err
+        assert err.rstrip().endswith("set fresh=true to start this run afresh")
+    code, _, err = run_cli([*run, "fresh=true"])
+    assert code == 0, err
+    assert summary(tmp_path)["status"] == "finished"
+
+
+def test_rerunning_a_sweep_skips_finished_resumes_interrupted_and_starts_missing_runs(tmp_path):
+    sweep = [*TINY, f"hydra.sweep.dir={tmp_path}", "hydra.sweep.subdir=seed${seed}"]
+    code, _, err = run_cli(["-m", *sweep, "seed=0,1"])
+    assert code == 0, err
+    first = {s: (tmp_path / f"seed{s}" / "summary.json").read_bytes() for s in (0, 1)}
+    # seed 1 is killed after its final checkpoint, before its summary: the checkpoint is all it leaves.
+    (tmp_path / "seed1" / "summary.json").unlink()
+    code, out, err = run_cli(["-m", *sweep, "seed=0,1,2"])
+    assert code == 0, err
+    assert f"skip: {tmp_path / 'seed0'} already holds a finished run of this config" in out
+    assert (tmp_path / "seed0" / "summary.json").read_bytes() == first[0]  # not rerun, not rewritten
+    resumed, before = summary(tmp_path / "seed1"), json.loads(first[1])
+    assert resumed["resumed_from_step"] == 4
+    assert {k: resumed[k] for k in SAME} == {k: before[k] for k in SAME}
+    assert summary(tmp_path / "seed2")["resumed_from_step"] is None
+    assert "sweep: 3 runs, 0 failed, 0 diverged" in out
+    # The same folders with a changed config (same names, other hash): refused, results untouched.
+    code, out, err = run_cli(["-m", *sweep, "seed=0,1,2", "optimizer.lr=0.001"])
+    assert code == 1
+    refusals = [
+        line for line in err.splitlines() if line.startswith("error: ") and "different config" in line
+    ]
+    assert len(refusals) == 3
+    assert "sweep: 3 runs, 3 failed" in out
+    assert (tmp_path / "seed0" / "summary.json").read_bytes() == first[0]
+
+
+class FailsWhenWritten:
+    def __reduce__(self):
+        raise OSError("No space left on device")
+
+
+def test_checkpoints_are_replaced_atomically(tmp_path):
+    path = tmp_path / "last.ckpt"
+    io = AtomicCheckpointIO()
+    io.save_checkpoint({"step": torch.tensor(1)}, path)
+    with pytest.raises(OSError, match="No space left"):  # a write that fails half-way through
+        io.save_checkpoint({"step": torch.tensor(2), "rest": FailsWhenWritten()}, path)
+    assert torch.load(path, weights_only=True)["step"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]

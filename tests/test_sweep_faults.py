@@ -1,0 +1,102 @@
+"""Sweeps that survive: collapse and divergence are results, an exception in one run is recorded as a
+failure and the other runs still run; the sweep's exit code and last line say how many failed. The sweep
+runs in a child process, as from the command line (`python -m src.run -m …`)."""
+
+import json
+import re
+from unittest import mock
+
+import pytest
+import torch
+from hydra import initialize_config_dir
+from omegaconf import OmegaConf
+
+from src.divergence import Diverged
+from src.monitor import CollapseMonitor, encode
+from src.sweep_callbacks import BASIC_SWEEPER, count_jobs
+from src.train import train
+from tests.conftest import CONF, TINY
+from tests.run_cli import Child, run_cli
+
+# A row that collapses within a few steps (SimSiam without stop-gradient at a large constant rate).
+COLLAPSING = [
+    "+ablation=no_stopgrad", "optimizer.lr=0.1", "optimizer.warmup_fraction=0", "optimizer.schedule=constant",
+    "trainer.max_steps=6",
+]  # fmt: skip
+
+
+def summary(run_dir) -> dict:
+    return json.loads((run_dir / "summary.json").read_text())
+
+
+@pytest.mark.slow
+def test_a_sweep_with_a_collapsing_a_diverging_and_failing_runs_records_every_run(tmp_path):
+    # 4 jobs: no hook (collapses), NaN loss at step 3, an exception at step 2 (twice: with and without NaN).
+    sweep = ["debug.fail_at_step=null,2", "debug.nan_at_step=null,3"]
+    code, out, err = Child(["-m", *TINY, *COLLAPSING, *sweep, f"hydra.sweep.dir={tmp_path}"]).finish()
+    assert code == 1, err[-3000:]
+    final_line = f"sweep: 4 runs, 2 failed, 1 diverged, 1 collapsed (see {tmp_path / 'sweep.json'})"
+    assert out.splitlines()[-1] == final_line
+    progress = re.findall(r"^\[(\d)/4\] row=no_stopgrad seed=0 → (.+)$", out, re.MULTILINE)
+    assert [int(i) for i, _ in progress] == [1, 2, 3, 4]
+    runs = [summary(tmp_path / f"{job}_no_stopgrad_seed0") for job in range(4)]
+    collapsed, diverged, *failed = runs
+    assert collapsed["status"] == "finished" and collapsed["verdict"] == "complete_collapse"
+    assert collapsed["final"]["train/loss"] < 0.1  # the loss went (almost) to zero, and the run finished
+    assert diverged["status"] == "diverged" and diverged["diverged_at_step"] == 3 and diverged["steps"] == 3
+    assert diverged["error"] == "the training loss is nan at step 3"
+    for run in failed:
+        assert run["status"] == "failed"
+        assert run["error"] == "RuntimeError: debug.fail_at_step=2: deliberate failure (test hook)"
+        assert "Traceback" in (tmp_path / run["run_dir"] / run["traceback_file"]).read_text()
+    recorded = json.loads((tmp_path / "sweep.json").read_text())
+    assert [j["status"] for j in recorded["jobs"]] == ["finished", "diverged", "failed", "failed"]
+
+
+def test_a_learning_rate_too_large_diverges_cleanly(tiny_config, tmp_path):
+    cfg = tiny_config("optimizer=sgd", "optimizer.lr=1e30")
+    result = train(cfg, tmp_path)
+    assert result["status"] == "diverged" and result["diverged_at_step"] == 1
+    assert result["error"] == "the training loss is nan at step 1"
+    assert summary(tmp_path)["status"] == "diverged"
+    assert result["reference"]["probe/linear_acc"] > 0  # the random-init reference is still recorded
+
+
+def test_non_finite_representations_are_a_divergence_not_a_crash():
+    class NonFinite:
+        device = torch.device("cpu")
+
+        def representations(self, x):
+            return {"h": x, "z": x / 0}  # z: inf
+
+    datamodule = mock.Mock(to_model_input=lambda x: x)
+    with pytest.raises(Diverged, match="the z representation of held-out data is not finite"):
+        encode(NonFinite(), datamodule, torch.ones(4, 2), batch_size=2)
+
+
+def test_a_failed_run_is_recorded_exits_1_and_the_same_command_resumes_it(tmp_path):
+    run = [*TINY, f"hydra.run.dir={tmp_path}"]
+    with mock.patch.object(CollapseMonitor, "on_train_end", side_effect=MemoryError("out of memory")):
+        code, _, err = run_cli(run)
+    assert code == 1 and "MemoryError: out of memory" in err
+    failed = summary(tmp_path)
+    assert failed["status"] == "failed" and failed["error"] == "MemoryError: out of memory"
+    assert "MemoryError" in (tmp_path / "traceback.txt").read_text()
+    code, _, err = run_cli(run)  # the failure was transient: the rerun resumes, it does not skip
+    assert code == 0, err
+    assert summary(tmp_path)["status"] == "finished" and summary(tmp_path)["resumed_from_step"] == 2
+    assert not (tmp_path / "traceback.txt").exists()
+
+
+def test_the_job_count_of_the_progress_lines_includes_the_sweepers_params():
+    config = OmegaConf.create(
+        {
+            "hydra": {
+                "sweeper": {"_target_": BASIC_SWEEPER, "params": {"+ablation": "glob(no_*)"}},
+                "overrides": {"task": ["seed=0,1", "trainer.max_steps=4"]},
+            }
+        }
+    )
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        no_rows = len(list((CONF / "ablation").glob("no_*.yaml")))
+        assert count_jobs(config) == no_rows * 2
