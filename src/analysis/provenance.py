@@ -1,0 +1,127 @@
+"""Where a study's committed results came from: the command, the commit, the machine and the time.
+
+Each invocation of a study appends one entry to ``<study_dir>/provenance.json``; ``PROVENANCE.md``
+renders them all. A second invocation that only skips finished runs is recorded as such (how many runs
+it executed), so the wall time of the one that did the work stays on record.
+"""
+
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from src.run_record import git_state, write_json_atomic
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def usable_cores() -> int:
+    """What `nproc` prints: the cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def command_line(argv: list[str] | None = None) -> str:
+    """The command as typed: ``python -m src.run …`` rather than the path Python saw."""
+    argv = list(sys.argv if argv is None else argv)
+    if argv and argv[0].endswith(os.path.join("src", "run.py")):
+        argv = ["python", "-m", "src.run", *argv[1:]]
+    return shlex.join(argv)
+
+
+def changed_paths(cwd: Path | None = None) -> int | None:
+    """How many paths differ from the commit, untracked files included (git_state's dirty flag counts
+    tracked files only): results made from uncommitted code should say so."""
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain"],
+            cwd=cwd or Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return len(out.stdout.splitlines()) if out.returncode == 0 else None
+
+
+def run_commits(runs: pd.DataFrame) -> list[str]:
+    """The distinct commits (and dirty flags) the runs recorded."""
+    if runs.empty:
+        return []
+    pairs = runs[["git_commit", "git_dirty"]].drop_duplicates().itertuples(index=False)
+    return sorted(f"{commit} (dirty: {dirty})" for commit, dirty in pairs)
+
+
+def invocation(
+    runs: pd.DataFrame, started: float, ended: float, command: str, launcher: dict, note: str = ""
+) -> dict:
+    """One entry: who ran what, where, how long, and how many runs this invocation itself executed."""
+    executed = runs[runs["finished_at"] >= started] if len(runs) else runs
+    return {
+        "command": command,
+        "started": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
+        "wall_time_s": round(ended - started, 1),
+        "git": {**git_state(), "changed_paths": changed_paths()},
+        "run_commits": run_commits(runs),
+        "machine": {"nproc": usable_cores(), "cpu": cpu_model(), "platform": platform.platform()},
+        "launcher": launcher,
+        "runs_finished": len(runs),
+        "runs_executed_now": len(executed),
+        "run_time_sum_s": round(float(executed["wall_time_s"].sum()), 1) if len(executed) else 0.0,
+        "note": note,
+    }
+
+
+def render(study: str, entries: list[dict]) -> str:
+    lines = [
+        f"# Provenance: {study}",
+        "",
+        "Written by the study's Hydra callback (`src.analysis.study_callback.StudyReport`) at the end of "
+        "each invocation; newest last. Wall time is the whole invocation (start-up, every run, the report) "
+        "on the machine named; `run time sum` adds up the runs' own wall times.",
+    ]
+    for i, e in enumerate(entries, 1):
+        git = e["git"]
+        lines += [
+            "",
+            f"## Invocation {i}: {e['started']}",
+            "",
+            f"- Command: `{e['command']}`",
+            f"- Commit: `{git['commit']}` (tracked files modified: {git['dirty']}; paths differing from the "
+            f"commit, untracked included: {git.get('changed_paths')}); runs recorded "
+            f"{', '.join(f'`{c}`' for c in e['run_commits']) or 'none'}",
+            f"- Machine: {e['machine']['nproc']} cores (nproc), {e['machine']['cpu']}, {e['machine']['platform']}",
+            f"- Launcher: {', '.join(f'{k}={v}' for k, v in e['launcher'].items())}",
+            f"- Runs: {e['runs_executed_now']} executed by this invocation, {e['runs_finished']} finished in all",
+            f"- Wall time: {e['wall_time_s']:.0f} s ({e['wall_time_s'] / 60:.1f} min); run time sum "
+            f"{e['run_time_sum_s']:.0f} s",
+        ]
+        if e["note"]:
+            lines.append(f"- Note: {e['note']}")
+    return "\n".join(lines) + "\n"
+
+
+def record_invocation(study_dir: Path, study: str, entry: dict) -> Path:
+    """Append ``entry`` to provenance.json and rewrite PROVENANCE.md; returns the markdown's path."""
+    study_dir = Path(study_dir)
+    log = study_dir / "provenance.json"
+    entries = json.loads(log.read_text()) if log.exists() else []
+    entries.append(entry)
+    write_json_atomic(log, entries)
+    path = study_dir / "PROVENANCE.md"
+    path.write_text(render(study, entries))
+    return path

@@ -1,0 +1,47 @@
+"""The Hydra callback a study config (conf/study/setup/parallel.yaml) installs: when the sweep ends, the
+study's table, figures and claims report are written next to its runs (the sweep dir's parent,
+``experiments/<study>/``), the invocation is added to the study's provenance, and the paths are printed.
+Hydra calls ``on_multirun_end`` in reverse order of registration, so this runs before
+``src.sweep_callbacks.SweepReport`` prints its count (and exits 1 if a run failed).
+"""
+
+import time
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from src.analysis.loader import load_runs
+from src.analysis.provenance import command_line, invocation, record_invocation
+from src.analysis.report import write_report
+
+
+class StudyReport(Callback):
+    def __init__(self, baseline: str = "byol", note: str = ""):
+        self.baseline = baseline  # the row the table's Δ column compares against
+        self.note = note  # free text for PROVENANCE.md, e.g. "machine shared with other jobs"
+        self.started = time.time()
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        self.started = time.time()
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        runs_dir = Path(config.hydra.sweep.dir)
+        study_dir = runs_dir.parent
+        report = write_report(study_dir, load_runs(runs_dir), self.baseline)
+        launcher = {
+            "launcher": OmegaConf.select(config, "hydra.runtime.choices.hydra/launcher", default="basic"),
+            "n_jobs": OmegaConf.select(config, "hydra.launcher.n_jobs", default=1),
+            "cpu_threads": config.get("cpu_threads"),
+        }
+        entry = invocation(report.loaded.runs, self.started, time.time(), command_line(), launcher, self.note)
+        provenance = record_invocation(study_dir, config.get("study") or study_dir.name, entry)
+        print(
+            f"study {config.get('study') or study_dir.name}: {report.n_runs} runs finished, {report.n_unfinished} unfinished; "
+            f"{entry['runs_executed_now']} executed by this invocation in {entry['wall_time_s']:.0f} s\n"
+            f"  table      {report.table_md}\n"
+            f"  claims     {report.claims_md}\n"
+            f"  figures    {study_dir / 'figures'}\n"
+            f"  provenance {provenance}",
+            flush=True,
+        )

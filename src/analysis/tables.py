@@ -1,0 +1,111 @@
+"""The ablation table (in the spirit of BYOL Table 5(b)): one line per row of the study.
+
+Per row: how many seeds finished, how many of them collapsed, how many runs did not finish; mean and
+standard deviation over seeds of the probe accuracies and the collapse metrics; the mean random-init
+reference of the probe (each run's own, DESIGN.md §5); and the change of the mean linear-probe accuracy
+against the baseline row. Standard deviations are sample stds over seeds (ddof=1): blank for one seed.
+"""
+
+from pathlib import Path
+
+import pandas as pd
+
+COLLAPSED = ("complete_collapse", "dimensional_collapse")
+TABLE_METRICS = (
+    "probe/linear_acc",
+    "probe/knn_acc",
+    "collapse/z_std_sqrt_d",
+    "collapse/z_rank",
+    "collapse/h_rank",
+)
+REFERENCE_METRICS = ("probe/linear_acc",)  # the random-init reference shown beside the trained value
+DELTA_METRIC = "probe/linear_acc"
+LABELS = {  # column titles of the markdown table
+    "probe/linear_acc": "linear probe acc",
+    "ref.probe/linear_acc": "random-init linear acc",
+    "probe/knn_acc": "kNN acc",
+    "collapse/z_std_sqrt_d": "z std·√d",
+    "collapse/z_rank": "z eff. rank",
+    "collapse/h_rank": "h eff. rank",
+}
+
+
+def delta_column(baseline: str, metric: str = DELTA_METRIC) -> str:
+    return f"Δ {metric} vs {baseline}"
+
+
+def ordered(labels, baseline: str) -> list:
+    """The baseline first, then the other labels sorted."""
+    rest = sorted(label for label in labels if label != baseline)
+    return [baseline, *rest] if baseline in set(labels) else rest
+
+
+def ablation_table(
+    runs: pd.DataFrame,
+    *,
+    baseline: str = "byol",
+    by: str = "row",
+    unfinished: pd.DataFrame | None = None,
+    metrics: tuple[str, ...] = TABLE_METRICS,
+) -> pd.DataFrame:
+    """One line per value of ``runs[by]`` (and per row that only has unfinished runs).
+
+    Columns: ``seeds``, ``collapsed``, ``unfinished``, ``<metric> mean`` / ``<metric> std`` for each
+    metric and each reference metric (``ref.<metric>``), and ``Δ <DELTA_METRIC> vs <baseline>``.
+    """
+    missing = [m for m in (*metrics, *(f"ref.{m}" for m in REFERENCE_METRICS)) if m not in runs]
+    if missing:
+        raise KeyError(f"runs frame lacks the table's metric columns {missing}")
+    not_done = (
+        unfinished[by].value_counts() if unfinished is not None and len(unfinished) else pd.Series(dtype=int)
+    )
+    index = ordered(set(runs[by]) | set(not_done.index.dropna()), baseline)
+    groups = runs.groupby(by)
+    table = pd.DataFrame(index=pd.Index(index, name=by))
+    table["seeds"] = groups.size().reindex(index, fill_value=0)
+    table["collapsed"] = (
+        groups["verdict"].agg(lambda v: int(v.isin(COLLAPSED).sum())).reindex(index, fill_value=0)
+    )
+    table["unfinished"] = not_done.reindex(index, fill_value=0).astype(int)
+    for column in (*metrics, *(f"ref.{m}" for m in REFERENCE_METRICS)):
+        table[f"{column} mean"] = groups[column].mean().reindex(index)
+        table[f"{column} std"] = groups[column].std(ddof=1).reindex(index)
+    base = table[f"{DELTA_METRIC} mean"].get(baseline, float("nan"))
+    table[delta_column(baseline)] = table[f"{DELTA_METRIC} mean"] - base
+    return table
+
+
+def mean_std(mean: float, std: float, digits: int) -> str:
+    if pd.isna(mean):
+        return "–"
+    return f"{mean:.{digits}f}" if pd.isna(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def table_markdown(table: pd.DataFrame, baseline: str = "byol") -> str:
+    """The table as markdown, ``mean ± std`` per cell (std over seeds)."""
+    shown = pd.DataFrame(index=table.index)
+    shown["seeds"] = table["seeds"]
+    shown["collapsed"] = [f"{c}/{n}" for c, n in zip(table["collapsed"], table["seeds"], strict=True)]
+    shown["unfinished"] = table["unfinished"]
+    columns = ["probe/linear_acc", "ref.probe/linear_acc"]
+    columns += [c for c in LABELS if c not in columns and f"{c} mean" in table]
+    for column in columns:
+        digits = 1 if column.endswith("_rank") else 3
+        shown[LABELS[column]] = [
+            mean_std(m, s, digits)
+            for m, s in zip(table[f"{column} mean"], table[f"{column} std"], strict=True)
+        ]
+        if column == "ref.probe/linear_acc":
+            delta = table[delta_column(baseline)]
+            shown[f"Δ acc vs {baseline}"] = ["–" if pd.isna(d) else f"{d:+.3f}" for d in delta]
+    return shown.to_markdown(disable_numparse=True)
+
+
+def write_table(table: pd.DataFrame, folder: Path, baseline: str = "byol") -> tuple[Path, Path]:
+    """``table.md`` (formatted) and ``table.csv`` (full precision) in ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    md, csv = folder / "table.md", folder / "table.csv"
+    md.write_text(table_markdown(table, baseline) + "\n")
+    table.to_csv(csv)
+    return md, csv
