@@ -1,0 +1,94 @@
+"""The ablation table's arithmetic, checked against numbers computed here by hand."""
+
+import math
+import statistics
+
+import pandas as pd
+import pytest
+
+from src.analysis.tables import TABLE_METRICS, ablation_table, delta_column, table_markdown, write_table
+
+ACC = {"byol": [0.60, 0.64, 0.65], "no_predictor": [0.50, 0.52], "simclr": [0.80, 0.90, 0.85]}
+VERDICTS = {
+    "byol": ["no_collapse"] * 3,
+    "no_predictor": ["complete_collapse", "dimensional_collapse"],
+    "simclr": ["no_collapse", "complete_collapse", "no_collapse"],
+}
+
+
+def runs_frame() -> pd.DataFrame:
+    rows = []
+    for row, accs in ACC.items():
+        for seed, (acc, verdict) in enumerate(zip(accs, VERDICTS[row], strict=True)):
+            metrics = {m: acc + i for i, m in enumerate(TABLE_METRICS)}  # distinct values per metric
+            rows.append(
+                {
+                    "row": row,
+                    "seed": seed,
+                    "verdict": verdict,
+                    **metrics,
+                    "ref.probe/linear_acc": 0.4 + seed / 100,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_mean_std_and_counts_match_a_hand_computation():
+    table = ablation_table(runs_frame())
+    for row, accs in ACC.items():
+        assert table.loc[row, "seeds"] == len(accs)
+        assert table.loc[row, "probe/linear_acc mean"] == pytest.approx(statistics.fmean(accs))
+        assert table.loc[row, "probe/linear_acc std"] == pytest.approx(statistics.stdev(accs))  # sample std
+        assert table.loc[row, "collapse/z_rank mean"] == pytest.approx(statistics.fmean(accs) + 3)
+    assert table["collapsed"].to_dict() == {"byol": 0, "no_predictor": 2, "simclr": 1}
+    assert table.loc["no_predictor", "ref.probe/linear_acc mean"] == pytest.approx(0.405)
+
+
+def test_delta_is_the_difference_of_means_against_the_baseline():
+    table = ablation_table(runs_frame(), baseline="byol")
+    delta = table[delta_column("byol")]
+    assert delta["byol"] == 0
+    assert delta["simclr"] == pytest.approx(0.85 - statistics.fmean(ACC["byol"]))
+    assert delta["no_predictor"] == pytest.approx(0.51 - statistics.fmean(ACC["byol"]))
+
+
+def test_baseline_comes_first_and_a_missing_baseline_leaves_delta_blank():
+    assert list(ablation_table(runs_frame(), baseline="simclr").index) == ["simclr", "byol", "no_predictor"]
+    table = ablation_table(runs_frame(), baseline="absent")
+    assert table[delta_column("absent")].isna().all()
+
+
+def test_unfinished_runs_are_counted_per_row_and_rows_with_only_unfinished_runs_appear():
+    unfinished = pd.DataFrame(
+        {"row": ["byol", "no_ema", "no_ema"], "status": ["failed", "missing", "diverged"]}
+    )
+    table = ablation_table(runs_frame(), unfinished=unfinished)
+    assert table["unfinished"].to_dict() == {"byol": 1, "no_ema": 2, "no_predictor": 0, "simclr": 0}
+    assert table.loc["no_ema", "seeds"] == 0 and math.isnan(table.loc["no_ema", "probe/linear_acc mean"])
+    assert table.loc["byol", "seeds"] == 3  # unfinished runs never enter the means
+
+
+def test_one_seed_has_no_std_and_the_markdown_shows_mean_only():
+    frame = runs_frame()
+    table = ablation_table(frame[(frame["row"] != "simclr") | (frame["seed"] == 0)])
+    assert math.isnan(table.loc["simclr", "probe/linear_acc std"])
+    md = table_markdown(table)
+    assert "| 0.800 " in md.replace("|  ", "| ")
+    assert f"{statistics.fmean(ACC['byol']):.3f} ± {statistics.stdev(ACC['byol']):.3f}" in md
+    assert "0/1" in md and "2/2" in md  # collapsed / seeds
+    assert "+0.170" in md  # Δ of simclr seed 0 (0.80) against byol's mean (0.63)
+
+
+def test_missing_metric_columns_are_named():
+    with pytest.raises(KeyError, match="probe/knn_acc"):
+        ablation_table(runs_frame().drop(columns=["probe/knn_acc"]))
+
+
+def test_written_csv_holds_the_full_precision_numbers(tmp_path):
+    table = ablation_table(runs_frame())
+    md, csv = write_table(table, tmp_path)
+    back = pd.read_csv(csv, index_col="row")
+    assert back.loc["byol", "probe/linear_acc mean"] == pytest.approx(
+        table.loc["byol", "probe/linear_acc mean"]
+    )
+    assert md.read_text().startswith("| row")
