@@ -31,7 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.augment_throughput import batched_throughput, pil_throughput
-from benchmarks.harness import CLOCK, ROOT, clocked_run, synthetic_data
+from benchmarks.harness import CLOCK, RECIPE, ROOT, clocked_run, synthetic_data
 from benchmarks.train_step import (
     LABELS,
     autocast,
@@ -50,12 +50,6 @@ PEAK_BF16_TFLOPS = {
     "L40S": 362.1,
     "A10G": 70.0,
 }
-RECIPE = [
-    "+experiment=cifar10",
-    "logger=csv",
-    "checkpoint.every_n_steps=1000000",
-    "metrics.every_n_steps=1000000",
-]
 SIZES = {  # full: the recipe on 50k images | dry: tiny, on the CPU
     "full": {
         "data": [*synthetic_data(50_000, 10_000), "data.num_probe_train=10000"],  # probe on 10k: a quicker check

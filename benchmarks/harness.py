@@ -25,6 +25,14 @@ sys.path.insert(0, str(ROOT))
 from src.data.image_datasets import ImageSplits  # noqa: E402
 from tests.conftest import compose_config  # noqa: E402  (the job config, as inside a Hydra job)
 
+# The CIFAR-10 recipe with the periodic measurement and checkpoint out of the timed window.
+RECIPE = [
+    "+experiment=cifar10",
+    "logger=csv",
+    "metrics.every_n_steps=1000000",
+    "checkpoint.every_n_steps=1000000",
+]
+
 
 def synthetic_images(root: str, download: bool, num_train: int, num_test: int, side: int) -> ImageSplits:
     """Uniform random uint8 images (3, side, side) and labels of 10 classes; ``root`` is not read."""

@@ -25,14 +25,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.harness import CLOCK, clocked_run, model_state_bytes, synthetic_data
+from benchmarks.harness import CLOCK, RECIPE, clocked_run, model_state_bytes, synthetic_data
 
-RECIPE = [
-    "+experiment=cifar10",
-    "logger=csv",
-    "metrics.every_n_steps=1000000",
-    "checkpoint.every_n_steps=1000000",
-]
 SMALL = [
     *synthetic_data(num_train=256, num_test=64),
     "data.batch_size=8",

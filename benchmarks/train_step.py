@@ -31,15 +31,9 @@ from lightning_fabric.utilities.apply_func import move_data_to_device
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.harness import CLOCK, clocked_run, synchronize, synthetic_data
+from benchmarks.harness import CLOCK, RECIPE, clocked_run, synchronize, synthetic_data
 from src.monitor import CollapseMonitor, measure
 
-RECIPE = [
-    "+experiment=cifar10",
-    "logger=csv",
-    "metrics.every_n_steps=1000000",
-    "checkpoint.every_n_steps=1000000",
-]
 FULL_DATA = synthetic_data(num_train=50_000, num_test=10_000)
 SMALL = [
     *synthetic_data(num_train=512, num_test=128),

@@ -7,7 +7,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 import src.config  # noqa: F401  (the `choice` resolver)
 
@@ -35,6 +35,15 @@ TINY = [
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
+
+
+def data_defaults(name: str) -> dict:
+    """The keyword arguments of ``conf/data/<name>.yaml`` (seed 0: the YAML interpolates the run seed)."""
+    config = OmegaConf.load(CONF / "data" / f"{name}.yaml")
+    config.seed = 0
+    kwargs = OmegaConf.to_container(config)
+    del kwargs["_target_"]
+    return kwargs
 
 
 def compose_config(overrides: list[str], run_dir: Path | None = None) -> DictConfig:

@@ -2,8 +2,6 @@
 zero border, noise has its std, erasing blanks one bounded rectangle) and the data module's shapes,
 ranges, stratified disjoint split and determinism."""
 
-from pathlib import Path
-
 import pytest
 import torch
 from hydra.utils import instantiate
@@ -20,16 +18,11 @@ from src.data.digits import (
     translate,
 )
 from src.errors import ConfigError
-
-CONFIG = Path(__file__).resolve().parents[1] / "conf" / "data" / "digits.yaml"
+from tests.conftest import CONF, data_defaults
 
 
 def defaults() -> dict:
-    config = OmegaConf.load(CONFIG)
-    config.seed = 0  # the YAML interpolates the run seed, which lives outside the data group
-    kwargs = OmegaConf.to_container(config)
-    del kwargs["_target_"]
-    return kwargs
+    return data_defaults("digits")
 
 
 def make(**overrides) -> DigitsDataModule:
@@ -52,7 +45,7 @@ def bordered_images(batch: int, border: int, side: int = 8) -> torch.Tensor:
 
 
 def test_yaml_instantiates_with_the_run_seed():
-    config = OmegaConf.create({"seed": 7, "data": OmegaConf.load(CONFIG)})
+    config = OmegaConf.create({"seed": 7, "data": OmegaConf.load(CONF / "data" / "digits.yaml")})
     module = instantiate(config.data)
     assert isinstance(module, DigitsDataModule)
     assert module.seed == 7 and module.input_shape == (1, 8, 8) and module.num_classes == 10

@@ -2,8 +2,6 @@
 interpolation; the data module's determinism, views, splits and shapes; depth is invisible to a linear
 classifier on the pixels and plain to one on the eyes' correlation (Becker & Hinton 1992)."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -23,16 +21,11 @@ from src.data.stereo import (
     stereogram_patches,
 )
 from src.errors import ConfigError
-
-CONFIG = Path(__file__).resolve().parents[1] / "conf" / "data" / "stereo.yaml"
+from tests.conftest import CONF, data_defaults
 
 
 def defaults() -> dict:
-    config = OmegaConf.load(CONFIG)
-    config.seed = 0  # the YAML interpolates the run seed, which lives outside the data group
-    kwargs = OmegaConf.to_container(config)
-    del kwargs["_target_"]
-    return kwargs
+    return data_defaults("stereo")
 
 
 def make(**overrides) -> StereoDataModule:
@@ -48,7 +41,7 @@ def generator(seed: int = 0) -> torch.Generator:
 
 
 def test_yaml_instantiates_with_the_run_seed():
-    config = OmegaConf.create({"seed": 7, "data": OmegaConf.load(CONFIG)})
+    config = OmegaConf.create({"seed": 7, "data": OmegaConf.load(CONF / "data" / "stereo.yaml")})
     module = instantiate(config.data)
     assert isinstance(module, StereoDataModule)
     assert module.seed == 7
