@@ -42,18 +42,20 @@ def format_summary(summary: dict) -> str:
     if summary["status"] == "diverged":
         return f"run {summary['row']} (seed {summary['seed']}) diverged: {summary['error']}\n  run dir {summary['run_dir']}"
     final, ref = summary["final"], summary["reference"]
+    width = len("collapse/z_std_sqrt_d")
     lines = [
         f"run {summary['row']} (seed {summary['seed']}) finished in {summary['wall_time_s']:.0f}s "
         f"after {summary['steps']} steps",
-        f"  final loss           {final['train/loss']:.4f}",
-        f"  linear probe acc     {final['probe/linear_acc']:.3f}   (random init: {ref['probe/linear_acc']:.3f})",
-        f"  kNN acc              {final['probe/knn_acc']:.3f}   (random init: {ref['probe/knn_acc']:.3f})",
+        f"  {'final loss':<{width}} {final['train/loss']:.4f}",
     ]
-    for key in ("z_std_sqrt_d", "z_rank", "h_std_sqrt_d", "h_rank"):
-        name = f"collapse/{key}"
-        lines.append(f"  {name:<20} {final[name]:.3f}   (random init: {ref[name]:.3f})")
+    for name in (
+        "probe/linear_acc",
+        "probe/knn_acc",
+        *(f"collapse/{k}" for k in ("z_std_sqrt_d", "z_rank", "h_std_sqrt_d", "h_rank")),
+    ):
+        lines.append(f"  {name:<{width}} {final[name]:.3f}   (random init: {ref[name]:.3f})")
     lines += [
-        f"  verdict              {summary['verdict']}   [{summary['verdict_rule']}]",
+        f"  {'verdict':<{width}} {summary['verdict']}   [{summary['verdict_rule']}]",
         f"  run dir {summary['run_dir']}",
     ]
     return "\n".join(lines)
