@@ -32,7 +32,7 @@ from lightning_fabric.utilities.apply_func import move_data_to_device
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.harness import CLOCK, RECIPE, clocked_run, synchronize, synthetic_data
-from src.monitor import CollapseMonitor, measure
+from src.metrics.monitor import CollapseMonitor, measure
 
 FULL_DATA = synthetic_data(num_train=50_000, num_test=10_000)
 SMALL = [
@@ -86,8 +86,7 @@ def views(trainer, device: torch.device) -> tuple:
 def forward_backward(module, x1: torch.Tensor, x2: torch.Tensor, cast) -> None:
     """The floor's work: online forward and backward and target forward of both views."""
     with cast:
-        _, p1, _ = module._branches(x1)
-        _, p2, _ = module._branches(x2)
+        p1, p2 = module.forward_view(x1)["p"], module.forward_view(x2)["p"]
     (p1.float().sum() + p2.float().sum()).backward()
 
 
@@ -104,7 +103,8 @@ def parts_alone(trainer, precision: str, reps: int, every_n_steps: int) -> dict[
         optimizer.zero_grad(set_to_none=True)  # Lightning's too, before each step's backward
 
     with cast:
-        (h1, p1, t1), (h2, p2, t2) = module._branches(x1), module._branches(x2)
+        v1, v2 = module.forward_view(x1), module.forward_view(x2)
+        h1, p1, t1, h2, p2, t2 = v1["h"], v1["p"], v1["t"], v2["h"], v2["p"], v2["t"]
     leaves = [t.detach().requires_grad_() for t in (h1, h2, p1, p2, t1, t2)]
 
     def loss():

@@ -4,7 +4,7 @@ Exit codes of a single run: 0 finished, diverged or skipped (a result); 2 bad in
 no summary written); 1 an exception in the run (summary.json with status failed, traceback.txt, and the
 traceback); 143 SIGTERM (checkpoint saved, no summary; the same command resumes).
 In a sweep (`-m`) each job records its outcome and returns, so one failing run never stops the others;
-src/sweep_callbacks.py prints the final count and exits 1 if any run failed.
+src/runs/sweep_callbacks.py prints the final count and exits 1 if any run failed.
 """
 
 import logging
@@ -18,11 +18,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-import src.config  # noqa: F401  (registers the `choice` resolver before Hydra composes)
-from src.checkpointing import Interrupted
-from src.errors import SuiteError
-from src.override_types import check_override_types
-from src.run_record import one_line, record_failure
+import src.config.resolvers  # noqa: F401  (registers the `choice` resolver before Hydra composes)
+from src.config.errors import SuiteError
+from src.config.override_types import check_override_types
+from src.runs.checkpointing import Interrupted
+from src.runs.record import one_line, record_failure
 from src.train import train
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"

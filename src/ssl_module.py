@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from src.errors import ConfigError
+from src.config.checks import require_choice
+from src.config.errors import ConfigError
 from src.mechanisms.losses import Objective
 from src.models.encoder import Encoder
 
@@ -53,8 +54,7 @@ class SSLModule(pl.LightningModule):
         compile: bool = False,
     ):
         super().__init__()
-        if predictor_side not in ("online", "target"):
-            raise ConfigError(f"model.predictor_side must be one of online, target; got {predictor_side!r}")
+        require_choice("model.predictor.side", predictor_side, ("online", "target"))
         backbone_module = backbone(input_shape)
         projector_module = projector(backbone_module.out_dim)
         self.encoder = Encoder(backbone_module, projector_module)
@@ -64,7 +64,7 @@ class SSLModule(pl.LightningModule):
         if predictor_side == "target":
             if self.target.uses_online_output:
                 raise ConfigError(
-                    "model.predictor_side=target needs a separate target network (model/target=ema, frozen"
+                    "model.predictor.side=target needs a separate target network (model/target=ema, frozen"
                     " or ensemble); with model/target=online the predictor would sit on the online network"
                 )
             # The seed's point: on the target side the predictor receives no gradient and stays random.
@@ -88,34 +88,39 @@ class SSLModule(pl.LightningModule):
         """x in the memory format of the conv weights (images only)."""
         return x.contiguous(memory_format=self.memory_format) if x.dim() == 4 else x
 
-    def representations(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """h, z and (when the predictor is online and not the identity) p for a batch, as measured."""
-        h, z = self.encoder(self._input(x))
-        out = {"h": h, "z": z}
-        if self.predictor_side == "online" and not isinstance(self.predictor, nn.Identity):
-            out["p"] = self.predictor(z)
-        return out
+    @property
+    def measured(self) -> tuple[str, ...]:
+        """The representations the collapse monitor measures: h, z, and p when an online predictor
+        makes one (on the target side, or as the identity, p would only repeat z)."""
+        has_p = self.predictor_side == "online" and not isinstance(self.predictor, nn.Identity)
+        return ("h", "z", "p") if has_p else ("h", "z")
 
-    def _branches(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(h, p, t) for one view."""
+    def forward_view(self, x: torch.Tensor, with_target: bool = True) -> dict[str, torch.Tensor]:
+        """The one per-view forward pass, for training and for measurement alike.
+
+        x: (B, *input_shape) → h (B, h_dim), z (B, z_dim), p (B, z_dim): the prediction, z itself when
+        the predictor sits on the target side; and with ``with_target`` t (B, z_dim), the regression
+        target of the *other* view's prediction (detached unless the target is the online network without
+        stop-gradient; passed through the frozen predictor when it sits on the target side).
+        """
         x = self._input(x)
-        h, z = self.encoder(x)  # (B, h_dim), (B, z_dim)
-        t = self.target(x, z)  # (B, z_dim); detached unless the target is online without stop-gradient
-        if self.predictor_side == "online":
-            p = self.predictor(z)
-        else:
-            p = z
-            with torch.no_grad():
-                t = self.predictor(t)
-        return h, p, t
+        h, z = self.encoder(x)
+        online_predictor = self.predictor_side == "online"
+        out = {"h": h, "z": z, "p": self.predictor(z) if online_predictor else z}
+        if with_target:
+            t = self.target(x, z)
+            if not online_predictor:
+                with torch.no_grad():
+                    t = self.predictor(t)
+            out["t"] = t
+        return out
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x1, x2, y = batch
         # NOTE: each view is its own forward pass (BYOL, solo-learn), so BatchNorm statistics are per view.
-        h1, p1, t1 = self._branches(x1)
-        h2, p2, t2 = self._branches(x2)
-        losses = self.objective(p1, p2, t1, t2)
-        logits = self.online_probe(torch.cat([h1, h2]).detach())
+        v1, v2 = self.forward_view(x1), self.forward_view(x2)
+        losses = self.objective(v1["p"], v2["p"], v1["t"], v2["t"])
+        logits = self.online_probe(torch.cat([v1["h"], v2["h"]]).detach())
         probe_loss, probe_acc = online_probe_loss(logits, torch.cat([y, y]))
         loss = losses.pop("loss")
         self.log("train/loss", loss, prog_bar=True)

@@ -11,17 +11,19 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from src.checkpointing import AtomicCheckpointIO, Interrupted, RunCheckpoints
-from src.config import build, hydra_choices
+from src.config.preflight import check_batch_size, check_settings
+from src.config.resolvers import build, hydra_choices
 from src.data.base import SSLDataModule
-from src.divergence import Diverged, DivergenceGuard
-from src.fault_injection import fault_injection
+from src.metrics.monitor import CollapseMonitor, namespaced
 from src.metrics.verdict import describe_verdict_rule
-from src.metrics_csv import MetricsCSVLogger
-from src.monitor import CollapseMonitor, namespaced
-from src.preflight import check_batch_size, check_settings
-from src.resume import CHECKPOINT, SUMMARY, plan_run
-from src.run_record import config_hash, run_identity, write_json_atomic
+from src.runs.atomic import write_json_atomic
+from src.runs.checkpointing import AtomicCheckpointIO, Interrupted, RunCheckpoints
+from src.runs.divergence import Diverged, DivergenceGuard
+from src.runs.fault_injection import fault_injection
+from src.runs.files import CHECKPOINT, SUMMARY_FILE
+from src.runs.metrics_csv import MetricsCSVLogger
+from src.runs.record import config_hash, run_identity
+from src.runs.resume import plan_run
 from src.ssl_module import SSLModule
 
 
@@ -99,7 +101,7 @@ def diverged_summary(cfg, module, monitor, guard, error: Diverged, trainer, run_
 def train(cfg: DictConfig, run_dir: Path) -> dict:
     """Train one configuration and write ``summary.json`` into ``run_dir``; returns the summary. A run
     already done is skipped (its summary is returned with ``skipped: True``, not written again), an
-    interrupted one resumed (src/resume.py)."""
+    interrupted one resumed (src/runs/resume.py)."""
     started = time.time()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -150,5 +152,5 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     summary["resumed_from_step"] = plan.resumed_from_step
     # NOTE: this attempt's time; a resumed run's excludes the attempts before it.
     summary["wall_time_s"] = round(time.time() - started, 2)
-    write_json_atomic(run_dir / SUMMARY, summary)
+    write_json_atomic(run_dir / SUMMARY_FILE, summary)
     return summary

@@ -69,7 +69,7 @@ def test_the_study_writes_its_table_claims_figures_and_provenance_and_says_where
     ):
         assert (study_dir / name).stat().st_size > 0, name
     assert f"claims     {study_dir / 'claims.md'}" in stdout
-    assert "[6/6]" in stdout  # per-job progress (src.sweep_callbacks)
+    assert "[6/6]" in stdout  # per-job progress (src.runs.sweep_callbacks)
     table = pd.read_csv(study_dir / "table.csv", index_col="row")
     assert list(table.index) == ROWS and table["seeds"].eq(2).all()
     claims = (study_dir / "claims.md").read_text()

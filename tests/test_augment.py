@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 from torchvision import transforms
 from torchvision.transforms.v2 import functional as TF
 
+from src.config.errors import ConfigError
 from src.data.augment import (
     ViewAugmentation,
     ViewPair,
@@ -28,7 +29,6 @@ from src.data.augment import (
     sample_view_params,
     solarize,
 )
-from src.errors import ConfigError
 
 AUGMENT = Path(__file__).resolve().parents[1] / "conf" / "data" / "augment"
 

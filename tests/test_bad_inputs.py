@@ -15,9 +15,15 @@ NO_BN = ["model.backbone.norm=none", "model.projector.norm=none"]
 
 CASES = {
     # values out of range
-    "tau above 1": (["model.target.tau=1.5"], "model.target.tau must be in [0, 1], got 1.5"),
-    "negative beta": (["model.loss.negatives_weight=-1"], "model.loss.negatives_weight must be ≥ 0, got -1"),
-    "zero temperature": (["model.loss.temperature=0"], "model.loss.temperature must be > 0, got 0"),
+    "tau above 1": (["model.target.tau=1.5"], "model.target.tau must be a finite number in [0, 1], got 1.5"),
+    "negative beta": (
+        ["model.loss.negatives_weight=-1"],
+        "model.loss.negatives_weight must be a finite number ≥ 0, got -1",
+    ),
+    "zero temperature": (
+        ["model.loss.temperature=0"],
+        "model.loss.temperature must be a finite number > 0, got 0",
+    ),
     "ensemble of zero": (
         [*ENSEMBLE, "model.target.num_members=0", "model.target.taus=[]"],
         "model.target.num_members must be an integer ≥ 1, got 0",
@@ -28,13 +34,16 @@ CASES = {
     ),
     "tau list out of range": (
         [*ENSEMBLE, "model.target.taus=[0.9,0.9,0.9,1.5]"],
-        "model.target.taus must all be in [0, 1], got [0.9, 0.9, 0.9, 1.5]",
+        "model.target.taus[k] must be a finite number in [0, 1], got 1.5",
     ),
-    "zero learning rate": (["optimizer.lr=0"], "optimizer.lr must be > 0, got 0"),
-    "negative weight decay": (["optimizer.weight_decay=-1"], "optimizer.weight_decay must be ≥ 0, got -1"),
+    "zero learning rate": (["optimizer.lr=0"], "optimizer.lr must be a finite number > 0, got 0"),
+    "negative weight decay": (
+        ["optimizer.weight_decay=-1"],
+        "optimizer.weight_decay must be a finite number ≥ 0, got -1",
+    ),
     "warm-up of the whole run": (
         ["optimizer.warmup_fraction=1"],
-        "optimizer.warmup_fraction must be in [0, 1)",
+        "optimizer.warmup_fraction must be a finite number in [0, 1)",
     ),
     "batch of one with BatchNorm": (
         ["data.batch_size=1"],
@@ -79,13 +88,13 @@ CASES = {
     "unknown study": (["+study=no_such_study"], "Could not find 'study/no_such_study'"),
     "unknown predictor side": (
         ["model.predictor.side=middle"],
-        "model.predictor_side must be one of online, target",
+        "model.predictor.side must be one of online, target",
     ),
     "misspelled key": (["optimizer.lrr=0.1"], "Could not override 'optimizer.lrr'"),
     # contradictory choices
     "predictor on the target side of the online target": (
         ["model.predictor.side=target", "model/target=online"],
-        "model.predictor_side=target needs a separate target network",
+        "model.predictor.side=target needs a separate target network",
     ),
     "frozen ensemble with learned weights and no members": (
         [

@@ -8,6 +8,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from sklearn.datasets import load_digits
 
+from src.config.errors import ConfigError
 from src.data.base import epoch_batch_indices
 from src.data.digits import (
     DigitsDataModule,
@@ -17,7 +18,6 @@ from src.data.digits import (
     random_translate,
     translate,
 )
-from src.errors import ConfigError
 from tests.conftest import CONF, data_defaults
 
 

@@ -9,6 +9,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from sklearn.linear_model import LogisticRegression
 
+from src.config.errors import ConfigError
 from src.data.base import epoch_batch_indices
 from src.data.stereo import (
     StereoDataModule,
@@ -20,7 +21,6 @@ from src.data.stereo import (
     right_eye,
     stereogram_patches,
 )
-from src.errors import ConfigError
 from tests.conftest import CONF, data_defaults
 
 

@@ -23,10 +23,10 @@ import torch
 import torch.multiprocessing as mp
 from torchvision import datasets
 
-from src.config import build
+from src.config.errors import ConfigError
+from src.config.resolvers import build
 from src.data.base import local_rows
-from src.distributed import gather_rows
-from src.errors import ConfigError
+from src.mechanisms.distributed import gather_rows
 from src.mechanisms.losses import symmetric_loss
 from src.train import build_module
 from tests.conftest import compose_config

@@ -13,7 +13,7 @@ from hydra.utils import get_method
 from omegaconf import OmegaConf
 from torchvision import datasets
 
-from src.config import build
+from src.config.resolvers import build
 from src.mechanisms.losses import Objective
 from src.train import build_module, train
 from tests.conftest import CONF, ROWS, TINY, compose_config
@@ -140,6 +140,6 @@ def test_channels_last_changes_the_layout_not_the_outputs():
     x1, _, _ = datamodule.train_batch(0)
     conv = modules[1].encoder.backbone[0].weight
     assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
-    plain, nhwc = (m.representations(x1) for m in modules)
+    plain, nhwc = (m.forward_view(x1, with_target=False) for m in modules)
     for name in plain:
         torch.testing.assert_close(nhwc[name], plain[name], rtol=1e-4, atol=1e-5, msg=name)

@@ -9,9 +9,9 @@ import torch
 from hydra.utils import instantiate
 from torchvision import datasets
 
+from src.config.errors import ConfigError
 from src.data.base import epoch_batch_indices, local_rows
 from src.data.image_module import ImageDataModule
-from src.errors import ConfigError
 from tests.conftest import compose_config
 from tests.fake_image_files import accept_files, write_cifar10, write_image_folder, write_stl10
 

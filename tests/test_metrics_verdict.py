@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from src.errors import ConfigError
+from src.config.errors import ConfigError
 from src.metrics.verdict import VERDICTS, collapse_verdict, describe_verdict_rule
 
 THRESHOLDS = {"complete_below": 0.1, "dimensional_below": 0.2}

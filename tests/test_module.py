@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from src.config import build as instantiate
-from src.errors import ConfigError
+from src.config.errors import ConfigError
+from src.config.resolvers import build as instantiate
 from src.train import build_module
 
 
@@ -18,8 +18,8 @@ def built(tiny_config, *overrides):
 def one_loss(module, datamodule):
     datamodule.setup("fit")
     x1, x2, _ = datamodule.train_batch(0)
-    _, p1, t1 = module._branches(x1)
-    _, p2, t2 = module._branches(x2)
+    p1, t1 = (module.forward_view(x1)[k] for k in "pt")
+    p2, t2 = (module.forward_view(x2)[k] for k in "pt")
     return module.objective(p1, p2, t1, t2)["loss"]
 
 
@@ -41,8 +41,8 @@ def test_stop_gradient_detaches_the_target_branch(tiny_config):
     _, z1 = module.encoder(x1)
     assert not module.target(x1, z1).requires_grad
     # Gradient reaches the encoder only through p: with the predictor's output detached, nothing does.
-    _, p1, t1 = module._branches(x1)
-    _, p2, t2 = module._branches(x2)
+    p1, t1 = (module.forward_view(x1)[k] for k in "pt")
+    p2, t2 = (module.forward_view(x2)[k] for k in "pt")
     loss = module.objective(p1.detach(), p2.detach(), t1, t2)["loss"]
     assert not loss.requires_grad
 
@@ -51,8 +51,8 @@ def test_no_stopgrad_sends_gradient_through_both_branches(tiny_config):
     module, dm = built(tiny_config, "+ablation=no_stopgrad")
     dm.setup("fit")
     x1, x2, _ = dm.train_batch(0)
-    _, p1, t1 = module._branches(x1)
-    _, p2, t2 = module._branches(x2)
+    p1, t1 = (module.forward_view(x1)[k] for k in "pt")
+    p2, t2 = (module.forward_view(x2)[k] for k in "pt")
     assert t1.requires_grad and t2.requires_grad
     # With the prediction branch cut, the encoder still gets a gradient — through the target branch.
     loss = module.objective(p1.detach(), p2.detach(), t1, t2)["loss"]
@@ -77,7 +77,7 @@ def test_byol_gradients_reach_encoder_and_predictor_but_not_target(tiny_config):
 
 
 def test_predictor_on_target_with_online_target_is_refused(tiny_config):
-    with pytest.raises(ConfigError, match=r"model\.predictor_side=target"):
+    with pytest.raises(ConfigError, match=r"model\.predictor\.side=target"):
         built(tiny_config, "model/target=online", "model.predictor.side=target")
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from src.run_record import config_hash
+from src.runs.record import config_hash
 from src.train import train
 from tests.conftest import TINY, compose_config
 

@@ -12,7 +12,7 @@ import time
 import pytest
 import torch
 
-from src.checkpointing import AtomicCheckpointIO
+from src.runs.checkpointing import AtomicCheckpointIO
 from tests.conftest import TINY
 from tests.run_cli import Child, run_cli
 

@@ -11,9 +11,9 @@ import torch
 from hydra import initialize_config_dir
 from omegaconf import OmegaConf
 
-from src.divergence import Diverged
-from src.monitor import CollapseMonitor, encode
-from src.sweep_callbacks import BASIC_SWEEPER, count_jobs
+from src.metrics.monitor import CollapseMonitor, encode
+from src.runs.divergence import Diverged
+from src.runs.sweep_callbacks import BASIC_SWEEPER, count_jobs
 from src.train import train
 from tests.conftest import CONF, TINY
 from tests.run_cli import Child, run_cli
@@ -65,9 +65,10 @@ def test_a_learning_rate_too_large_diverges_cleanly(tiny_config, tmp_path):
 def test_non_finite_representations_are_a_divergence_not_a_crash():
     class NonFinite:
         device = torch.device("cpu")
+        measured = ("h", "z")
 
-        def representations(self, x):
-            return {"h": x, "z": x / 0}  # z: inf
+        def forward_view(self, x, with_target=True):
+            return {"h": x, "z": x / 0, "p": x / 0}  # z: inf
 
     datamodule = mock.Mock(to_model_input=lambda x: x)
     with pytest.raises(Diverged, match="the z representation of held-out data is not finite"):

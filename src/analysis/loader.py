@@ -23,6 +23,8 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
+from src.runs.files import METRICS_FILE, SUMMARY_FILE
+
 FINISHED = "finished"
 RUN_KEYS = ("study", "row", "seed", "status", "verdict", "steps", "wall_time_s", "config_hash")
 STEP_COLUMNS = ["run", "row", "seed", "step", "metric", "value"]
@@ -45,7 +47,7 @@ class StudyRuns:
 def find_run_dirs(folder: Path) -> list[Path]:
     """Every run directory under ``folder`` (itself included), sorted."""
     folder = Path(folder)
-    marked = {p.parent for p in folder.rglob("summary.json")} | {p.parent for p in folder.rglob(".hydra")}
+    marked = {p.parent for p in folder.rglob(SUMMARY_FILE)} | {p.parent for p in folder.rglob(".hydra")}
     return sorted(d for d in marked if "wandb" not in d.relative_to(folder).parts)
 
 
@@ -111,7 +113,7 @@ def long_metrics(wide: pd.DataFrame, record: dict) -> pd.DataFrame:
 
 def step_metrics(run_dir: Path, record: dict) -> pd.DataFrame:
     """The run's metrics.csv (Lightning's CSVLogger) as a long frame."""
-    path = run_dir / "metrics.csv"
+    path = run_dir / METRICS_FILE
     if not path.exists():
         return pd.DataFrame(columns=STEP_COLUMNS)
     return long_metrics(pd.read_csv(path).drop(columns=["epoch"], errors="ignore"), record)
@@ -150,7 +152,7 @@ def load_runs(folder: Path) -> StudyRuns:
     records, unfinished, steps, spectra = [], [], [], []
     for run_dir in find_run_dirs(folder):
         run = str(run_dir.relative_to(folder)) if run_dir != folder else run_dir.name
-        path = run_dir / "summary.json"
+        path = run_dir / SUMMARY_FILE
         summary = json.loads(path.read_text()) if path.exists() else None
         if summary is None or summary.get("status") != FINISHED:
             unfinished.append(unfinished_record(run_dir, run, summary))

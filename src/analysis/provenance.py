@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from src.run_record import git_state, write_json_atomic
+from src.runs.atomic import write_json_atomic
+from src.runs.record import git_state
 
 
 def cpu_model() -> str:

@@ -2,7 +2,7 @@
 study's table, figures and claims report are written next to its runs (the sweep dir's parent,
 ``experiments/<study>/``), the invocation is added to the study's provenance, and the paths are printed.
 Hydra calls ``on_multirun_end`` in reverse order of registration, so this runs before
-``src.sweep_callbacks.SweepReport`` prints its count (and exits 1 if a run failed).
+``src.runs.sweep_callbacks.SweepReport`` prints its count (and exits 1 if a run failed).
 """
 
 import time

@@ -10,7 +10,7 @@ import pandas as pd
 
 from src.analysis.loader import FINISHED, StudyRuns, frames, long_metrics, run_record, unfinished_record
 from src.metrics.verdict import collapse_verdict
-from src.run_record import config_hash
+from src.runs.record import config_hash
 
 MEASURED = ("collapse/", "probe/")  # the monitor's namespaces: logged before the first step too
 LOGGED = (*MEASURED, "train/", "ema/", "ensemble/")

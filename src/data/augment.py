@@ -32,7 +32,7 @@ from dataclasses import dataclass, fields
 import torch
 import torch.nn.functional as F
 
-from src.errors import ConfigError
+from src.config.errors import ConfigError
 
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # ITU-R 601 luma, BYOL Appendix B and torchvision
 CROP_ATTEMPTS = 10  # torchvision's RandomResizedCrop tries 10 boxes before falling back to a centre crop

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import pytorch_lightning as pl
 import torch
 
-from src.errors import ConfigError
+from src.config.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from src.config.checks import require_float, require_int
+from src.config.errors import ConfigError, DataError
 from src.data.base import EvalSet, ProbeSplits, SSLDataModule, epoch_batch_indices, step_generator
-from src.data.checks import require_float, require_int
-from src.errors import ConfigError, DataError
 
 _NUM_IMAGES = 1797  # load_digits' size, known before loading so batch_size can be checked in __init__
 _SIDE = 8
@@ -93,19 +93,19 @@ class DigitsDataModule(SSLDataModule):
         self.input_shape = (1, _SIDE, _SIDE)
         self.num_classes = 10
         self.test_fraction = require_float(
-            "test_fraction", test_fraction, 0, 1, open_low=True, open_high=True
+            "data.test_fraction", test_fraction, 0, 1, open_low=True, open_high=True
         )
-        self.max_shift = require_int("max_shift", max_shift, 0, _SIDE - 1)
-        self.noise_std = require_float("noise_std", noise_std, 0, float("inf"), open_high=True)
-        self.erase_prob = require_float("erase_prob", erase_prob, 0, 1)
-        self.seed = require_int("seed", seed, 0, 2**32 - 1)  # scikit-learn's random_state range
+        self.max_shift = require_int("data.max_shift", max_shift, 0, _SIDE - 1)
+        self.noise_std = require_float("data.noise_std", noise_std, 0, float("inf"), open_high=True)
+        self.erase_prob = require_float("data.erase_prob", erase_prob, 0, 1)
+        self.seed = require_int("data.seed", seed, 0, 2**32 - 1)  # scikit-learn's random_state range
         self.num_test = math.ceil(self.test_fraction * _NUM_IMAGES)  # rounded as scikit-learn rounds
         self.num_train = _NUM_IMAGES - self.num_test
         if min(self.num_test, self.num_train) < self.num_classes:  # stratification needs one per class
             raise ConfigError(
                 f"data.test_fraction must leave ≥ 10 images on each side of the split, got {test_fraction!r}"
             )
-        self.batch_size = require_int("batch_size", batch_size, 1, self.num_train)
+        self.batch_size = require_int("data.batch_size", batch_size, 1, self.num_train)
 
     def setup(self, stage: str | None = None) -> None:
         if hasattr(self, "train_x"):  # Lightning may call setup once per stage

@@ -23,8 +23,8 @@ from PIL import Image
 from torchvision import datasets, transforms
 from torchvision.datasets.utils import check_integrity
 
-from src.data.checks import require_int
-from src.errors import ConfigError, DataError
+from src.config.checks import require_choice, require_int
+from src.config.errors import ConfigError, DataError
 
 UNLABELED = -1  # torchvision's label for STL-10's unlabeled images
 
@@ -113,10 +113,7 @@ def load_stl10(root: str, download: bool, pretrain_split: str) -> ImageSplits:
     """STL-10 from torchvision's binaries under ``root/stl10_binary``: pre-training on ``unlabeled``
     (100k images, Coates et al. 2011's intended use) or ``train+unlabeled`` (solo-learn's choice); the
     probe on the 5k labelled train and 8k test images. 96×96 px."""
-    if pretrain_split not in ("unlabeled", "train+unlabeled"):
-        raise ConfigError(
-            f"data.loader.pretrain_split must be one of unlabeled, train+unlabeled; got {pretrain_split!r}"
-        )
+    require_choice("data.loader.pretrain_split", pretrain_split, ("unlabeled", "train+unlabeled"))
     root_path = Path(root)
     pretrain = _construct(datasets.STL10, root_path, download, "STL-10", split=pretrain_split)
     train = _construct(datasets.STL10, root_path, False, "STL-10", split="train")
@@ -174,8 +171,8 @@ def load_image_folder(
         raise ConfigError(
             "data.download=true is not possible for data=imagefolder: copy the folders to data.root"
         )
-    require_int("loader.image_size", image_size, 1)
-    require_int("loader.num_threads", num_threads, 1)
+    require_int("data.loader.image_size", image_size, 1)
+    require_int("data.loader.num_threads", num_threads, 1)
     root_path = Path(root)
     train = _image_folder(root_path / train_dir, image_size)
     test = _image_folder(root_path / test_dir, image_size)

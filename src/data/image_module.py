@@ -9,11 +9,11 @@ parameters per image (src/data/augment.py). The parameters of step ``s`` come fr
 
 import torch
 
+from src.config.checks import require_int
+from src.config.errors import ConfigError
 from src.data.augment import ViewAugmentation, ViewPair, apply_view, normalize, sample_view_params
 from src.data.base import EvalSet, ProbeSplits, SSLDataModule, epoch_batch_indices, step_generator
-from src.data.checks import require_int
 from src.data.image_datasets import ImageSplits, Loader
-from src.errors import ConfigError
 
 # step_generator keys no epoch or step can take (stereo.py: not -1 and -2, which CPython hashes alike).
 _EVAL_INDEX_KEY = -301
@@ -47,10 +47,10 @@ class ImageDataModule(SSLDataModule):
         seed: int,
     ):
         super().__init__()
-        self.input_shape = tuple(require_int("input_shape", v, 1) for v in input_shape)
+        self.input_shape = tuple(require_int("data.input_shape", v, 1) for v in input_shape)
         if len(self.input_shape) != 3 or self.input_shape[0] != 3:
             raise ConfigError(f"data.input_shape must be [3, height, width] (RGB), got {list(input_shape)}")
-        self.num_classes = require_int("num_classes", num_classes, 2)
+        self.num_classes = require_int("data.num_classes", num_classes, 2)
         if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
             raise ConfigError(
                 f"data.mean and data.std need 3 entries each, std > 0; got {list(mean)}, {list(std)}"
@@ -59,12 +59,12 @@ class ImageDataModule(SSLDataModule):
         self.std = torch.tensor([float(v) for v in std])
         self.loader, self.root, self.download = loader, str(root), bool(download)
         self.augment = augment
-        self.batch_size = require_int("batch_size", batch_size, 1)
-        self.num_eval = require_int("num_eval", num_eval, 2)
+        self.batch_size = require_int("data.batch_size", batch_size, 1)
+        self.num_eval = require_int("data.num_eval", num_eval, 2)
         self.num_probe_train = (
-            None if num_probe_train is None else require_int("num_probe_train", num_probe_train, 1)
+            None if num_probe_train is None else require_int("data.num_probe_train", num_probe_train, 1)
         )
-        self.seed = require_int("seed", seed, 0)
+        self.seed = require_int("data.seed", seed, 0)
         self._probe: ProbeSplits | None = None  # set by setup
 
     # ---- setup -------------------------------------------------------------------------------------

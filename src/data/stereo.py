@@ -12,8 +12,8 @@ import math
 
 import torch
 
+from src.config.checks import require_choice, require_float, require_int
 from src.data.base import EvalSet, ProbeSplits, SSLDataModule, epoch_batch_indices, step_generator
-from src.data.checks import require_choice, require_float, require_int
 
 # Keys for step_generator. Training steps use (epoch,) and (step, _VIEW_KEY); the data sets use
 # keys no epoch can take. NOTE: not -1 and -2: CPython hashes -1 as -2, so both would seed one stream.
@@ -128,27 +128,27 @@ class StereoDataModule(SSLDataModule):
         seed: int,
     ):
         super().__init__()
-        self.surface = require_choice("surface", surface, ("planar", "curved"))
-        self.layout = require_choice("layout", layout, ("strip", "image"))
-        self.num_patches = require_int("num_patches", num_patches, 2)
-        self.patch_width = require_int("patch_width", patch_width, 2)
-        self.height = require_int("height", height, 1)
+        self.surface = require_choice("data.surface", surface, ("planar", "curved"))
+        self.layout = require_choice("data.layout", layout, ("strip", "image"))
+        self.num_patches = require_int("data.num_patches", num_patches, 2)
+        self.patch_width = require_int("data.patch_width", patch_width, 2)
+        self.height = require_int("data.height", height, 1)
         self.max_disparity = require_float(
-            "max_disparity", max_disparity, 0, patch_width, open_low=True, open_high=True
+            "data.max_disparity", max_disparity, 0, patch_width, open_low=True, open_high=True
         )
-        self.num_disparity_bins = require_int("num_disparity_bins", num_disparity_bins, 2)
-        self.max_cycles = require_float("max_cycles", max_cycles, 0, math.inf, open_high=True)
-        self.noise = require_float("noise", noise, 0, 1)
-        self.num_train = require_int("num_train", num_train, 1)
-        self.num_test = require_int("num_test", num_test, 1)
-        self.num_eval = require_int("num_eval", num_eval, 1, num_test)
+        self.num_disparity_bins = require_int("data.num_disparity_bins", num_disparity_bins, 2)
+        self.max_cycles = require_float("data.max_cycles", max_cycles, 0, math.inf, open_high=True)
+        self.noise = require_float("data.noise", noise, 0, 1)
+        self.num_train = require_int("data.num_train", num_train, 1)
+        self.num_test = require_int("data.num_test", num_test, 1)
+        self.num_eval = require_int("data.num_eval", num_eval, 1, num_test)
         self.num_probe_train = (
             num_train
             if num_probe_train is None
-            else require_int("num_probe_train", num_probe_train, 1, num_train)
+            else require_int("data.num_probe_train", num_probe_train, 1, num_train)
         )
-        self.batch_size = require_int("batch_size", batch_size, 1, num_train)
-        self.seed = require_int("seed", seed, 0)
+        self.batch_size = require_int("data.batch_size", batch_size, 1, num_train)
+        self.seed = require_int("data.seed", seed, 0)
         rows = () if layout == "strip" else (height,)
         self.input_shape = (2, *rows, patch_width)
         self.num_classes = num_disparity_bins

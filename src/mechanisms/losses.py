@@ -13,7 +13,7 @@ target without stop-gradient is 2 + 2α·NT-Xent (SimCLR, Chen et al. 2020), i.e
 constant and a positive factor.
 
 Under multi-process training the candidates are the targets of the whole global batch, gathered from
-every process (src/distributed.py); a process's own samples sit at rows offset … offset + B of them.
+every process (src/mechanisms/distributed.py); a process's own samples sit at rows offset … offset + B of them.
 """
 
 from collections.abc import Callable
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from src.distributed import gather_rows
-from src.errors import ConfigError
+from src.config.checks import require_choice, require_float
+from src.mechanisms.distributed import gather_rows
 
 Gather = Callable[[torch.Tensor], tuple[torch.Tensor, int]]  # (B, d) -> (candidates (N, d), own first row)
 
@@ -96,14 +96,9 @@ class Objective:
     view_reduction: str = "mean"
 
     def __post_init__(self):
-        if not self.negatives_weight >= 0:
-            raise ConfigError(f"model.loss.negatives_weight must be ≥ 0, got {self.negatives_weight}")
-        if not self.temperature > 0:
-            raise ConfigError(f"model.loss.temperature must be > 0, got {self.temperature}")
-        if self.view_reduction not in ("mean", "sum"):
-            raise ConfigError(
-                f"model.loss.view_reduction must be one of mean, sum; got {self.view_reduction!r}"
-            )
+        require_float("model.loss.negatives_weight", self.negatives_weight, 0)
+        require_float("model.loss.temperature", self.temperature, 0, open_low=True)
+        require_choice("model.loss.view_reduction", self.view_reduction, ("mean", "sum"))
 
     def __call__(self, p1, p2, t1, t2) -> dict[str, torch.Tensor]:
         """The objective of one process's batch; candidates gathered from every process (if several).

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from src.errors import ConfigError
+from src.config.checks import require_choice, require_float
 
 PREDICTOR_POLICIES = ("same", "scaled", "fixed")
 
@@ -77,20 +77,12 @@ def build_optimizer(
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     """The optimizer over ``parts`` (online encoder, predictor, probe, learned ensemble weights) and a
     per-step scheduler whose horizon is the trainer's total step count."""
-    if not lr > 0:
-        raise ConfigError(f"optimizer.lr must be > 0, got {lr}")
-    if not weight_decay >= 0:
-        raise ConfigError(f"optimizer.weight_decay must be ≥ 0, got {weight_decay}")
-    if not 0 <= warmup_fraction < 1:
-        raise ConfigError(f"optimizer.warmup_fraction must be in [0, 1), got {warmup_fraction}")
-    if schedule not in ("cosine", "constant"):
-        raise ConfigError(f"optimizer.schedule must be one of cosine, constant; got {schedule!r}")
-    if predictor_lr not in PREDICTOR_POLICIES:
-        raise ConfigError(
-            f"optimizer.predictor_lr must be one of {', '.join(PREDICTOR_POLICIES)}; got {predictor_lr!r}"
-        )
-    if not predictor_lr_scale > 0:
-        raise ConfigError(f"optimizer.predictor_lr_scale must be > 0, got {predictor_lr_scale}")
+    require_float("optimizer.lr", lr, 0, open_low=True)
+    require_float("optimizer.weight_decay", weight_decay, 0)
+    require_float("optimizer.warmup_fraction", warmup_fraction, 0, 1, open_high=True)
+    require_choice("optimizer.schedule", schedule, ("cosine", "constant"))
+    require_choice("optimizer.predictor_lr", predictor_lr, PREDICTOR_POLICIES)
+    require_float("optimizer.predictor_lr_scale", predictor_lr_scale, 0, open_low=True)
     scales = {"predictor": predictor_lr_scale} if predictor_lr == "scaled" else {}
     unscheduled = {"predictor"} if predictor_lr == "fixed" else set()
     groups = parameter_groups(parts, lr, weight_decay, exclude_bias_and_norm, scales, unscheduled)

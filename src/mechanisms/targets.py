@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from src.errors import ConfigError
+from src.config.checks import require_choice, require_float, require_int
+from src.config.errors import ConfigError
 from src.mechanisms.ema import copy_buffers_, cosine_tau, ema_update_, floating_state
 from src.models.encoder import Encoder, reinitialise_
 
@@ -42,14 +43,13 @@ class NetworkTarget(nn.Module):
         bn_stats: str = "batch",
     ):
         super().__init__()
-        _check_choice("model.target.init", init, INITS)
-        _check_choice("model.target.update", update, UPDATES)
-        _check_choice("model.target.schedule", schedule, ("cosine", "constant"))
-        _check_choice("model.target.bn_buffers", bn_buffers, ("average", "copy"))
-        _check_choice("model.target.bn_stats", bn_stats, ("batch", "running"))
-        for name, value in (("tau", tau), ("tau_final", tau_final)):
-            if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"model.target.{name} must be in [0, 1], got {value}")
+        require_choice("model.target.init", init, INITS)
+        require_choice("model.target.update", update, UPDATES)
+        require_choice("model.target.schedule", schedule, ("cosine", "constant"))
+        require_choice("model.target.bn_buffers", bn_buffers, ("average", "copy"))
+        require_choice("model.target.bn_stats", bn_stats, ("batch", "running"))
+        require_float("model.target.tau", tau, 0.0, 1.0)
+        require_float("model.target.tau_final", tau_final, 0.0, 1.0)
         self.init, self.update_rule, self.schedule, self.bn_buffers = init, update, schedule, bn_buffers
         self.bn_stats = bn_stats
         self.tau_base, self.tau_final = tau, tau_final
@@ -113,16 +113,15 @@ class EnsembleTarget(nn.Module):
         normalise_members: bool = True,
     ):
         super().__init__()
-        if not isinstance(num_members, int) or num_members < 1:
-            raise ConfigError(f"model.target.num_members must be an integer ≥ 1, got {num_members!r}")
-        _check_choice("model.target.weights", weights, ("uniform", "random", "learned"))
+        require_int("model.target.num_members", num_members, 1)
+        require_choice("model.target.weights", weights, ("uniform", "random", "learned"))
         taus = [0.99] * num_members if taus is None else list(taus)
         if len(taus) != num_members:
             raise ConfigError(
                 f"model.target.taus must list one τ per member (num_members={num_members}), got {len(taus)}"
             )
-        if not all(0.0 <= tau <= 1.0 for tau in taus):
-            raise ConfigError(f"model.target.taus must all be in [0, 1], got {taus}")
+        for tau in taus:
+            require_float("model.target.taus[k]", tau, 0.0, 1.0)
         self.members = nn.ModuleList(
             NetworkTarget(online, member_init, member_update, tau, tau_final, schedule, bn_buffers, bn_stats)
             for tau in taus
@@ -175,8 +174,3 @@ class OnlineTarget(nn.Module):
 
     def update(self, online: Encoder, step: int, total_steps: int) -> dict[str, float]:
         return {}
-
-
-def _check_choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{key} must be one of {', '.join(allowed)}; got {value!r}")

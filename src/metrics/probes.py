@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from src.errors import ConfigError
+from src.config.errors import ConfigError
 
 
 def _as_split(x: Tensor, y: Tensor, num_classes: int, split: str) -> tuple[Tensor, Tensor]:
@@ -58,7 +58,7 @@ def linear_probe_accuracy(
     Safe to call from validation code that runs under torch.no_grad or torch.inference_mode.
     """
     if steps < 1:
-        raise ConfigError(f"linear probe steps must be an integer >= 1, got {steps}")
+        raise ConfigError(f"metrics.probe_steps must be an integer ≥ 1, got {steps}")
     if weight_decay < 0:
         raise ConfigError(f"linear probe weight_decay must be >= 0, got {weight_decay}")
     train_x, train_y, test_x, test_y = _as_splits(train_x, train_y, test_x, test_y, num_classes)
@@ -108,7 +108,7 @@ def knn_accuracy(
     `chunk_size` at a time, so memory is O(chunk_size × N_train).
     """
     if k < 1:
-        raise ConfigError(f"kNN k must be an integer >= 1, got {k}")
+        raise ConfigError(f"metrics.knn_k must be an integer ≥ 1, got {k}")
     if chunk_size < 1:
         raise ConfigError(f"kNN chunk_size must be an integer >= 1, got {chunk_size}")
     train_x, train_y, test_x, test_y = _as_splits(train_x, train_y, test_x, test_y, num_classes)

@@ -7,15 +7,10 @@ is checked first because it also drives the rank to 1.
 
 import math
 
-from src.errors import ConfigError
+from src.config.checks import require_float
 
 VERDICTS = ("no_collapse", "dimensional_collapse", "complete_collapse")  # healthy → worst; used to sort
 UNDEFINED = "undefined"  # a metric was NaN (e.g. the run diverged), so no verdict can be read from it
-
-
-def _check_threshold(key: str, value: float) -> None:
-    if not (math.isfinite(value) and value >= 0):
-        raise ConfigError(f"collapse verdict threshold {key} must be a finite number >= 0, got {value}")
 
 
 def collapse_verdict(
@@ -27,8 +22,8 @@ def collapse_verdict(
     rank_frac < dimensional_below; else "no_collapse". Strict inequalities: a value equal to its
     threshold does not count as collapsed.
     """
-    _check_threshold("complete_below", complete_below)
-    _check_threshold("dimensional_below", dimensional_below)
+    require_float("metrics.verdict.complete_below", complete_below, 0)
+    require_float("metrics.verdict.dimensional_below", dimensional_below, 0)
     if math.isnan(std_sqrt_d) or math.isnan(rank_frac):
         return UNDEFINED
     if std_sqrt_d < complete_below:
@@ -40,8 +35,8 @@ def collapse_verdict(
 
 def describe_verdict_rule(representation: str, complete_below: float, dimensional_below: float) -> str:
     """The rule collapse_verdict applies, in words, for the metrics of `representation` ("h", "z", "p")."""
-    _check_threshold("complete_below", complete_below)
-    _check_threshold("dimensional_below", dimensional_below)
+    require_float("metrics.verdict.complete_below", complete_below, 0)
+    require_float("metrics.verdict.dimensional_below", dimensional_below, 0)
     return (
         f"complete_collapse if {representation}_std_sqrt_d < {complete_below}; "
         f"dimensional_collapse if {representation}_rank_frac < {dimensional_below}; else no_collapse"

@@ -8,7 +8,10 @@ import math
 
 from torch import nn
 
-from src.errors import ConfigError
+from src.config.checks import require_choice, require_int
+from src.config.errors import ConfigError
+
+NORMS = ("bn", "none")  # BatchNorm or nothing, for backbones and heads alike
 
 
 class MLPBackbone(nn.Sequential):
@@ -16,8 +19,8 @@ class MLPBackbone(nn.Sequential):
     backbone lacking normalisation (NOTE: a choice; `norm: none` removes it, cf. Richemond et al. 2020)."""
 
     def __init__(self, input_shape: tuple[int, ...], hidden_dim: int = 256, depth: int = 2, norm: str = "bn"):
-        if depth < 1 or hidden_dim < 1:
-            raise ConfigError(f"model.backbone.depth and hidden_dim must be ≥ 1, got {depth}, {hidden_dim}")
+        require_int("model.backbone.depth", depth, 1)
+        require_int("model.backbone.hidden_dim", hidden_dim, 1)
         layers: list[nn.Module] = [nn.Flatten()]
         width = math.prod(input_shape)
         for _ in range(depth):
@@ -61,6 +64,4 @@ def _norm_2d(norm: str, channels: int) -> nn.Module:
 
 
 def _check_norm(norm: str) -> str:
-    if norm not in ("bn", "none"):
-        raise ConfigError(f"model.backbone.norm must be one of bn, none; got {norm!r}")
-    return norm
+    return require_choice("model.backbone.norm", norm, NORMS)

@@ -6,7 +6,11 @@ Linear(4096) → BN → ReLU → Linear(256); the predictor maps the projection 
 
 from torch import nn
 
-from src.errors import ConfigError
+from src.config.checks import require_choice, require_int
+from src.models.backbones import NORMS
+
+# An MLP head serves as projector and as predictor; an error names both places its keys can be.
+HEAD_KEYS = "model.projector|model.predictor.net"
 
 
 class MLPHead(nn.Sequential):
@@ -14,10 +18,9 @@ class MLPHead(nn.Sequential):
 
     def __init__(self, in_dim: int, hidden_dim: int = 512, out_dim: int | None = None, norm: str = "bn"):
         out_dim = in_dim if out_dim is None else out_dim
-        if hidden_dim < 1 or out_dim < 1:
-            raise ConfigError(f"head hidden_dim and out_dim must be ≥ 1, got {hidden_dim}, {out_dim}")
-        if norm not in ("bn", "none"):
-            raise ConfigError(f"head norm must be one of bn, none; got {norm!r}")
+        require_int(f"{HEAD_KEYS}.hidden_dim", hidden_dim, 1)
+        require_int(f"{HEAD_KEYS}.out_dim", out_dim, 1)
+        require_choice(f"{HEAD_KEYS}.norm", norm, NORMS)
         super().__init__(
             nn.Linear(in_dim, hidden_dim, bias=norm == "none"),
             nn.BatchNorm1d(hidden_dim) if norm == "bn" else nn.Identity(),

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 from torchvision.models import resnet18, resnet50
 
-from src.errors import ConfigError
+from src.config.checks import require_choice
+from src.config.errors import ConfigError
 
 _CONSTRUCTORS = {18: (resnet18, 512), 50: (resnet50, 2048)}  # depth -> (torchvision builder, width of h)
 
@@ -23,8 +24,7 @@ class ResNetBackbone(nn.Module):
 
     def __init__(self, input_shape: tuple[int, ...], depth: int, cifar_stem: bool):
         super().__init__()
-        if depth not in _CONSTRUCTORS:
-            raise ConfigError(f"model.backbone.depth must be one of 18, 50; got {depth!r}")
+        require_choice("model.backbone.depth", depth, tuple(_CONSTRUCTORS))
         if len(input_shape) != 3:
             raise ConfigError(
                 f"model/backbone=resnet needs images (C, H, W), but the data gives {tuple(input_shape)}"

@@ -22,7 +22,8 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from src.run_record import one_line, write_json_atomic
+from src.runs.atomic import write_json_atomic
+from src.runs.record import one_line
 
 JOBS_DIR = ".jobs"
 SWEEP_FILE = "sweep.json"

@@ -7,10 +7,10 @@ import pytorch_lightning as pl
 import torch
 
 from src.data.base import SSLDataModule
-from src.divergence import Diverged, require_finite
 from src.metrics.collapse import representation_metrics, singular_values
 from src.metrics.probes import knn_accuracy, linear_probe_accuracy
 from src.metrics.verdict import collapse_verdict
+from src.runs.divergence import Diverged, require_finite
 
 
 @torch.no_grad()
@@ -20,7 +20,9 @@ def encode(module, datamodule: SSLDataModule, x: torch.Tensor, batch_size: int) 
     chunks: dict[str, list[torch.Tensor]] = {}
     for start in range(0, len(x), batch_size):
         batch = datamodule.to_model_input(x[start : start + batch_size].to(module.device))
-        for name, value in module.representations(batch).items():
+        outputs = module.forward_view(batch, with_target=False)
+        for name in module.measured:
+            value = outputs[name]
             require_finite(name, value)
             chunks.setdefault(name, []).append(value.float().cpu())
     return {name: torch.cat(parts) for name, parts in chunks.items()}

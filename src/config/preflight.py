@@ -7,31 +7,26 @@ are checked where they are used, by their constructors."""
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from src.errors import ConfigError
-
-
-def _require_int(key: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{key} must be an integer ≥ {minimum}, got {value!r}")
+from src.config.checks import require_bool, require_int
+from src.config.errors import ConfigError
 
 
 def check_settings(cfg: DictConfig) -> None:
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(f"{', '.join(missing)} must be set (its default is ???), e.g. {missing[0]}=VALUE")
-    _require_int("seed", cfg.seed, 0)
-    _require_int("trainer.max_steps", cfg.trainer.max_steps, 1)  # −1 would train forever on endless data
-    _require_int("trainer.accumulate_grad_batches", cfg.trainer.accumulate_grad_batches, 1)
-    _require_int("checkpoint.every_n_steps", cfg.checkpoint.every_n_steps, 1)
+    require_int("seed", cfg.seed, 0)
+    require_int("trainer.max_steps", cfg.trainer.max_steps, 1)  # −1 would train forever on endless data
+    require_int("trainer.accumulate_grad_batches", cfg.trainer.accumulate_grad_batches, 1)
+    require_int("checkpoint.every_n_steps", cfg.checkpoint.every_n_steps, 1)
     for key in ("every_n_steps", "batch_size", "probe_steps", "knn_k"):
-        _require_int(f"metrics.{key}", cfg.metrics[key], 1)
+        require_int(f"metrics.{key}", cfg.metrics[key], 1)
     if cfg.cpu_threads is not None:
-        _require_int("cpu_threads", cfg.cpu_threads, 1)
-    if not isinstance(cfg.fresh, bool):
-        raise ConfigError(f"fresh must be true or false, got {cfg.fresh!r}")
+        require_int("cpu_threads", cfg.cpu_threads, 1)
+    require_bool("fresh", cfg.fresh)
     for key in ("fail_at_step", "nan_at_step"):
         if cfg.debug[key] is not None:
-            _require_int(f"debug.{key}", cfg.debug[key], 0)
+            require_int(f"debug.{key}", cfg.debug[key], 0)
 
 
 def check_batch_size(module: nn.Module, batch_size: int, negatives_weight: float) -> None:

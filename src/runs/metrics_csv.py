@@ -14,10 +14,9 @@ from pathlib import Path
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 
-from src.errors import DataError
-from src.run_record import write_atomic
-
-METRICS_FILE = "metrics.csv"
+from src.config.errors import DataError
+from src.runs.atomic import write_atomic
+from src.runs.files import METRICS_FILE
 
 
 def read_rows(path: Path, keep_rows: int) -> list[dict[str, str]]:

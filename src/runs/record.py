@@ -12,7 +12,6 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 import traceback
 from importlib import metadata
 from pathlib import Path
@@ -21,39 +20,15 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from src.config import hydra_choices
+from src.config.resolvers import hydra_choices
+from src.runs.atomic import write_json_atomic, write_text_atomic
+from src.runs.files import SUMMARY_FILE, TRACEBACK_FILE
 
 PACKAGES = ("torch", "torchvision", "pytorch-lightning", "hydra-core", "wandb", "numpy", "pandas")
 STATUSES = ("finished", "diverged", "failed")
 RESULTS = ("finished", "diverged")  # outcomes a rerun of the same config keeps instead of redoing
-TRACEBACK_FILE = "traceback.txt"
 # Config keys that say how to run, not what: two configs that differ only here are the same run.
 NOT_IDENTITY = ("fresh",)
-
-
-def write_atomic(path: Path, write, binary: bool = False) -> None:
-    """Write through ``write(file)`` to a temporary file in the same folder, fsync, then rename over
-    ``path`` (atomic on POSIX): a reader sees the old file or the new one, never half of one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes the file private; results are meant to be read by others
-        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", newline="") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, obj) -> None:
-    write_atomic(path, lambda f: json.dump(obj, f, indent=2, sort_keys=True, allow_nan=True))
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    write_atomic(path, lambda f: f.write(text))
 
 
 def git_state(cwd: Path | None = None) -> dict:
@@ -143,5 +118,5 @@ def record_failure(cfg: DictConfig, run_dir: Path, exc: BaseException, wall_time
         "wall_time_s": round(wall_time_s, 2),
         **run_identity(cfg, run_dir, device),
     }
-    write_json_atomic(run_dir / "summary.json", summary)
+    write_json_atomic(run_dir / SUMMARY_FILE, summary)
     return summary

@@ -6,7 +6,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from src.errors import SuiteError
+from src.config.errors import SuiteError
 
 
 def hydra_choices() -> dict[str, str]:

@@ -7,7 +7,7 @@ re-run with fixed run directories, a scheduler restarting a pre-empted job):
 - a result or a checkpoint of a different config → refuse, with one line naming both config hashes;
 - ``fresh=true`` → discard the run's outputs and start afresh, whatever the directory holds.
 
-"Same config" means the same hash of the resolved config and seed (src/run_record.config_hash), never
+"Same config" means the same hash of the resolved config and seed (src/runs/record.config_hash), never
 the same directory name alone: a study whose YAML was edited is not mistaken for the finished one.
 """
 
@@ -16,16 +16,15 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from src.checkpointing import CHECKPOINT, SUITE_KEY, read_checkpoint
-from src.errors import ConfigError, DataError
-from src.metrics_csv import METRICS_FILE
-from src.run_record import RESULTS, TRACEBACK_FILE
+from src.config.errors import ConfigError, DataError
+from src.runs.checkpointing import SUITE_KEY, read_checkpoint
+from src.runs.files import CHECKPOINT, CHECKPOINT_DIR, METRICS_FILE, SUMMARY_FILE, TRACEBACK_FILE, WANDB_DIR
+from src.runs.record import RESULTS
 
-SUMMARY = "summary.json"
 # What a run writes into its directory (Hydra's .hydra/ and run.log belong to the invocation, not the run).
 # A start clears the files that would be read as this run's; fresh=true also discards the wandb mirror.
-RUN_OUTPUTS = (SUMMARY, METRICS_FILE, TRACEBACK_FILE, "checkpoints")
-FRESH_OUTPUTS = (*RUN_OUTPUTS, "wandb")
+RUN_OUTPUTS = (SUMMARY_FILE, METRICS_FILE, TRACEBACK_FILE, CHECKPOINT_DIR)
+FRESH_OUTPUTS = (*RUN_OUTPUTS, WANDB_DIR)
 
 
 @dataclass(frozen=True)
@@ -68,12 +67,12 @@ def _refuse(run_dir: Path, what: str, theirs: str, ours: str) -> ConfigError:
 def plan_run(run_dir: Path, config_hash: str, fresh: bool) -> RunPlan:
     """Decide from what ``run_dir`` holds (module docstring); clears stale outputs when starting."""
     run_dir = Path(run_dir)
-    for leftover in [*run_dir.glob(".*.tmp"), *(run_dir / "checkpoints").glob(".*.tmp")]:
+    for leftover in [*run_dir.glob(".*.tmp"), *(run_dir / CHECKPOINT_DIR).glob(".*.tmp")]:
         leftover.unlink()  # a file a killed process was writing when it died (never read: writes are atomic)
     if fresh:
         clear_outputs(run_dir, FRESH_OUTPUTS)
         return RunPlan("start")
-    summary = read_summary(run_dir / SUMMARY)
+    summary = read_summary(run_dir / SUMMARY_FILE)
     if summary is not None and summary.get("status") in RESULTS:
         if summary.get("config_hash") != config_hash:
             raise _refuse(run_dir, f"a {summary.get('status')} run", summary.get("config_hash"), config_hash)
@@ -84,7 +83,9 @@ def plan_run(run_dir: Path, config_hash: str, fresh: bool) -> RunPlan:
         suite = checkpoint[SUITE_KEY]
         if suite["config_hash"] != config_hash:
             raise _refuse(run_dir, "a checkpoint", suite["config_hash"], config_hash)
-        (run_dir / SUMMARY).unlink(missing_ok=True)  # a failed attempt's record; this attempt replaces it
+        (run_dir / SUMMARY_FILE).unlink(
+            missing_ok=True
+        )  # a failed attempt's record; this attempt replaces it
         (run_dir / TRACEBACK_FILE).unlink(missing_ok=True)
         return RunPlan(
             "resume",

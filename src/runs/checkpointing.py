@@ -21,11 +21,10 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from src.errors import DataError
-from src.metrics_csv import MetricsCSVLogger
-from src.run_record import write_atomic
+from src.config.errors import DataError
+from src.runs.atomic import write_atomic
+from src.runs.metrics_csv import MetricsCSVLogger
 
-CHECKPOINT = Path("checkpoints") / "last.ckpt"
 SUITE_KEY = "suite"
 
 

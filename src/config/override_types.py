@@ -13,7 +13,7 @@ from hydra import compose
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
-from src.errors import ConfigError
+from src.config.errors import ConfigError
 
 
 def _plain(node):
