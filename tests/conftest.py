@@ -33,6 +33,26 @@ TINY = [
     "logger=csv",
 ]
 
+# The three speeds of docs/design.md §7, one marker each (`pytest -m unit` runs the pure-function tests
+# alone). `slow` is marked by hand on end-to-end tests; a test is `module` if it builds a run from the
+# composed configs (the `tiny_config` fixture) or lives in one of these files, whose tests train or run
+# the CLI in process; every other test is `unit`.
+MODULE_FILES = {
+    "test_bad_inputs.py", "test_config.py", "test_ddp.py", "test_experiments.py", "test_module.py",
+    "test_optimizer_and_target_state.py", "test_reproducible.py", "test_resume.py", "test_sweep_faults.py",
+    "test_train.py",
+}  # fmt: skip
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects on the markers
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if item.get_closest_marker("slow"):
+            continue
+        module = "tiny_config" in item.fixturenames or item.path.name in MODULE_FILES
+        item.add_marker(pytest.mark.module if module else pytest.mark.unit)
+
+
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 

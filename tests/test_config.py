@@ -88,6 +88,7 @@ def test_struct_mode_rejects_a_misspelled_key():
         compose_config(["model.target.tua=0.5"])
 
 
+@pytest.mark.slow  # a fresh interpreter: Hydra's own error path, as a user meets it
 def test_unknown_ablation_lists_the_available_rows():
     out = subprocess.run(
         [sys.executable, "-m", "src.run", "+ablation=no_such_row"], cwd=ROOT, capture_output=True, text=True

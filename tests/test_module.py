@@ -125,20 +125,6 @@ def test_ensemble_of_one_is_exactly_the_single_target(tiny_config, update):
         assert torch.equal(a, b)
 
 
-def test_target_parameters_are_never_in_the_optimizer(tiny_config):
-    for row in ("byol", "random_target", "ensemble_target_ema", "predictor_on_target"):
-        module, _ = built(tiny_config, f"+ablation={row}")
-        optimizer, _ = module.make_optimizer(
-            parts={"encoder": module.encoder, "predictor": module.predictor, "probe": module.online_probe},
-            total_steps=10,
-        )
-        in_optimizer = {id(p) for g in optimizer.param_groups for p in g["params"]}
-        target_params = {id(p) for p in module.target.parameters()}
-        assert not in_optimizer & target_params, row
-        if row == "predictor_on_target":
-            assert not in_optimizer & {id(p) for p in module.predictor.parameters()}
-
-
 def test_online_probe_ignores_unlabelled_rows():
     import torch.nn.functional as F
 

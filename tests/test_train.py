@@ -5,6 +5,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -60,6 +61,7 @@ def test_frozen_target_is_bit_identical_after_training(tiny_config, tmp_path):
         assert torch.equal(state[f"target.{name}"], value), name
 
 
+@pytest.mark.slow  # a fresh interpreter (about 10 s of imports) and the wandb CLI
 def test_wandb_offline_run_holds_the_same_metrics(tmp_path):
     cfg_overrides = [o for o in TINY if o != "logger=csv"] + ["logger=wandb", f"hydra.run.dir={tmp_path}"]
     env = {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "PATH": "/usr/bin:/bin"}
@@ -69,7 +71,7 @@ def test_wandb_offline_run_holds_the_same_metrics(tmp_path):
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     (run_file,) = tmp_path.glob("wandb/offline-run-*/run-*.wandb")
-    wandb_cli = ROOT / ".venv" / "bin" / "wandb"
+    wandb_cli = Path(sys.executable).parent / "wandb"  # the environment running the tests, wherever it is
     out = subprocess.run(
         [str(wandb_cli), "leet", "inspect", "--summary", "--json", str(run_file)],
         capture_output=True, text=True, timeout=120,
