@@ -156,7 +156,9 @@ def test_the_report_regenerates_from_the_records_a_commit_keeps(smoke, tmp_path)
     kept = committed_records(study_dir / "runs")
     names = {p.name for p in kept}
     assert {"summary.json", "metrics.csv", "overrides.yaml", "config.yaml"} <= names
-    assert not [p for p in kept if {"checkpoints", "wandb"} & set(p.parts) or p.suffix in (".ckpt", ".log")]
+    assert not [
+        p for p in kept if {"checkpoints", "wandb", ".jobs"} & set(p.parts) or p.suffix in (".ckpt", ".log")
+    ]
     for path in kept:
         target = clone / "runs" / path.relative_to(study_dir / "runs")
         target.parent.mkdir(parents=True, exist_ok=True)
