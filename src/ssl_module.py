@@ -1,4 +1,4 @@
-"""One LightningModule that composes the parts it is given (DESIGN.md §3). No class per method:
+"""One LightningModule that composes the parts it is given (docs/design.md §3). No class per method:
 BYOL, SimSiam, SimCLR and every ablation row are configurations of this module.
 
     online:  x ─ encoder (backbone → h → projector → z) ─ predictor (side=online) ─ p
@@ -69,7 +69,7 @@ class SSLModule(pl.LightningModule):
                 )
             # The seed's point: on the target side the predictor receives no gradient and stays random.
             self.predictor.requires_grad_(False)
-        # A cheap monitor (DESIGN.md §5): a linear classifier on detached h, trained alongside.
+        # A cheap monitor (docs/design.md §5): a linear classifier on detached h, trained alongside.
         self.online_probe = nn.Linear(backbone_module.out_dim, num_classes)
         self.objective = objective
         self.make_optimizer = optimizer

@@ -1,12 +1,15 @@
 """The loader on small hand-made run folders (the real tree of a smoke study is in
 test_analysis_study.py): unfinished runs are listed and counted, never mixed in; the wandb source gives
-the same frames from a stand-in API."""
+the same frames from a stand-in API; unlike runs under one row name are split, a repeated seed counts
+once, and unreadable files are named while the rest is read."""
 
 import json
+import os
 
 import pytest
 
 from src.analysis.loader import FINISHED, flatten, load_runs
+from src.analysis.tables import ablation_table
 from src.analysis.wandb_source import load_wandb_runs
 
 CONFIG = {
@@ -169,3 +172,132 @@ def test_wandb_source_gives_the_same_frames_and_recomputes_the_verdict():
     acc = loaded.steps[loaded.steps["metric"] == "probe/linear_acc"]
     assert list(zip(acc["step"], acc["value"], strict=True)) == [(0, 0.4), (20, 0.3)]
     assert loaded.spectra.empty
+
+
+# --- unlike runs under one row name are never averaged (src/analysis/grouping.py) -------------------
+
+
+def with_config(row: str, seed: int, max_steps: int = 300, acc: float = 0.6, **extra) -> dict:
+    """A summary whose config also holds the seed-derived data.seed and run-only keys."""
+    config = {
+        **CONFIG,
+        "seed": seed,
+        "row": row,
+        "fresh": seed % 2 == 0,  # run-only: must never split a row
+        "cpu_threads": 1 + seed,  # run-only
+        "data": {"seed": seed, "num_train": 256},  # data.seed is the run seed
+        "trainer": {"max_steps": max_steps},
+        **extra,
+    }
+    return {**summary(row, seed, acc=acc), "config": config}
+
+
+def test_runs_that_differ_only_in_seed_and_run_only_keys_stay_one_row(tmp_path):
+    for seed in (0, 1, 2):
+        make_run(tmp_path, f"byol/seed{seed}", with_config("byol", seed), METRICS_CSV)
+    loaded = load_runs(tmp_path)
+    assert set(loaded.runs["row"]) == {"byol"} and loaded.runs["identity"].nunique() == 1
+    assert loaded.warnings == ()
+
+
+def test_a_row_of_unlike_runs_is_split_by_the_keys_that_differ_and_warned_about(tmp_path):
+    make_run(tmp_path, "byol/seed0", with_config("byol", 0, 300, acc=0.5), METRICS_CSV)
+    make_run(tmp_path, "byol/seed1", with_config("byol", 1, 300, acc=0.6), METRICS_CSV)
+    make_run(tmp_path, "again/byol/seed0", with_config("byol", 0, 600, acc=0.9), METRICS_CSV)
+    make_run(tmp_path, "no_ema/seed0", with_config("no_ema", 0, 300), METRICS_CSV)
+    loaded = load_runs(tmp_path)
+    short, long = "byol[trainer.max_steps=300]", "byol[trainer.max_steps=600]"
+    by_run = loaded.runs.set_index("run")
+    assert by_run["row"].to_dict() == {
+        "byol/seed0": short,
+        "byol/seed1": short,
+        "again/byol/seed0": long,
+        "no_ema/seed0": "no_ema",  # a row of like runs keeps its name
+    }
+    assert set(by_run["row_name"]) == {"byol", "no_ema"}
+    (warning,) = loaded.warnings
+    assert "row byol" in warning and "trainer.max_steps" in warning and long in warning
+    assert "seed" not in warning.replace("seeds", "")  # not named as a difference
+    # every frame carries the grouped label, so a table, a claim and a figure keep them apart
+    assert set(loaded.steps["row"]) == set(loaded.spectra["row"]) == {short, long, "no_ema"}
+    table = ablation_table(loaded.runs, baseline="no_ema", metrics=("probe/linear_acc",))
+    assert table.loc[short, "seeds"] == 2 and table.loc[long, "seeds"] == 1
+    assert table.loc[short, "probe/linear_acc mean"] == pytest.approx(0.55)  # not (0.5 + 0.6 + 0.9) / 3
+    assert table.loc[long, "probe/linear_acc mean"] == pytest.approx(0.9)
+
+
+def test_a_key_one_run_lacks_splits_the_row_and_is_named_absent(tmp_path):
+    make_run(tmp_path, "byol/seed0", with_config("byol", 0), METRICS_CSV)
+    make_run(
+        tmp_path,
+        "byol/seed1",
+        with_config("byol", 1, model={**CONFIG["model"], "loss": {"beta": 1.0}}),
+        METRICS_CSV,
+    )
+    rows = set(load_runs(tmp_path).runs["row"])
+    assert any("model.loss.beta=absent" in r for r in rows) and any("model.loss.beta=1.0" in r for r in rows)
+
+
+def test_a_seed_run_twice_with_one_config_counts_once_keeping_the_newest(tmp_path):
+    old = make_run(tmp_path, "byol/seed0", with_config("byol", 0, acc=0.1), METRICS_CSV)
+    new = make_run(tmp_path, "copy/byol/seed0", with_config("byol", 0, acc=0.7), METRICS_CSV)
+    make_run(tmp_path, "byol/seed1", with_config("byol", 1, acc=0.5), METRICS_CSV)
+    os.utime(old / "summary.json", (1_000, 1_000))
+    os.utime(new / "summary.json", (2_000, 2_000))
+    loaded = load_runs(tmp_path)
+    assert sorted(loaded.runs["run"]) == ["byol/seed1", "copy/byol/seed0"]
+    assert set(loaded.steps["run"]) == set(loaded.spectra["run"]) == {"byol/seed1", "copy/byol/seed0"}
+    (warning,) = loaded.warnings
+    assert "seed 0" in warning and "kept the newest, copy/byol/seed0" in warning and "byol/seed0" in warning
+    assert ablation_table(loaded.runs, metrics=("probe/linear_acc",))["seeds"].to_dict() == {"byol": 2}
+
+
+def test_runs_of_several_studies_in_one_folder_are_warned_about(tmp_path):
+    make_run(tmp_path, "a/byol/seed0", {**with_config("byol", 0), "study": "a"})
+    make_run(tmp_path, "b/byol/seed1", {**with_config("byol", 1), "study": "b"})
+    assert load_runs(tmp_path).warnings == ("runs of 2 studies in one folder: a, b",)
+
+
+# --- what cannot be read is named, and the rest is still read --------------------------------------
+
+
+def test_a_truncated_summary_and_a_corrupt_metrics_csv_are_listed_and_the_rest_is_read(tmp_path):
+    good = make_run(tmp_path, "byol/seed0", summary("byol", 0), METRICS_CSV)
+    cut = make_run(tmp_path, "byol/seed1", None, overrides=["+ablation=byol", "seed=1"])
+    (cut / "summary.json").write_text(json.dumps(summary("byol", 1))[:200])  # killed mid-write
+    make_run(tmp_path, "byol/seed2", summary("byol", 2), "step,train/loss\n0,1.0\n1,2.0,3.0,4.0\n")
+    make_run(tmp_path, "byol/seed3", summary("byol", 3), b"\xff\xfe\x00garbage".decode("latin-1"))
+    make_run(tmp_path, "byol/seed4", None, overrides=["+ablation=byol", "seed=4"])  # still running
+    loaded = load_runs(tmp_path)
+    assert list(loaded.runs["run"]) == ["byol/seed0", "byol/seed2", "byol/seed3"]  # results stand
+    assert set(loaded.steps["run"]) == {"byol/seed0"}  # curves only where metrics.csv could be read
+    unreadable = loaded.unreadable.set_index("file")["reason"]
+    assert set(unreadable.index) == {
+        "byol/seed1/summary.json",
+        "byol/seed2/metrics.csv",
+        "byol/seed3/metrics.csv",
+    }
+    assert "JSONDecodeError" in unreadable["byol/seed1/summary.json"]
+    cut_run = loaded.unfinished.set_index("run").loc["byol/seed1"]
+    assert (cut_run["status"], cut_run["row"], cut_run["seed"]) == ("unreadable", "byol", 1)
+    line = loaded.found()
+    assert line.startswith(f"found 3 finished, 1 unfinished, 3 unreadable in {tmp_path} (")
+    assert "byol/seed1/summary.json: JSONDecodeError" in line and "\n" not in line
+    assert good.exists()
+
+
+def test_a_finished_summary_without_its_metrics_is_unreadable_not_a_crash(tmp_path):
+    broken = {k: v for k, v in summary("byol", 0).items() if k != "final"}
+    make_run(tmp_path, "byol/seed0", broken, overrides=["+ablation=byol", "seed=0"])
+    make_run(tmp_path, "byol/seed1", [1, 2, 3])
+    loaded = load_runs(tmp_path)
+    assert loaded.runs.empty and len(loaded.unreadable) == 2
+    assert "without final" in loaded.unreadable["reason"].iloc[0]
+    assert "not a JSON object" in loaded.unreadable["reason"].iloc[1]
+
+
+def test_a_missing_folder_with_missing_ok_is_empty_and_says_so(tmp_path):
+    loaded = load_runs(tmp_path / "nowhere", missing_ok=True)
+    assert loaded.runs.empty and loaded.steps.empty and loaded.unfinished.empty
+    assert loaded.found() == f"found 0 finished, 0 unfinished, 0 unreadable in {tmp_path / 'nowhere'}"
+    assert loaded.warnings == (f"no run folder at {tmp_path / 'nowhere'}",)

@@ -1,6 +1,7 @@
 """The `smoke` study end to end, as a user runs it: one real multirun in a subprocess (once per module),
-then the loader on the tree of runs it made, its report, the notebooks, and a re-run that skips the
-finished runs and redoes an unfinished one."""
+then the loader on the tree of runs it made, its report, the notebooks, a re-run that skips the
+finished runs and redoes an unfinished one, the report regenerated from only the records a commit keeps
+(and every committed study's from a clone of HEAD), and the report and notebooks on a half-written study."""
 
 import json
 import os
@@ -11,6 +12,7 @@ import sys
 import pandas as pd
 import papermill
 import pytest
+from omegaconf import OmegaConf
 
 from src.analysis.loader import load_runs
 from tests.conftest import ROOT
@@ -121,3 +123,121 @@ def test_rerun_skips_finished_runs_and_redoes_an_unfinished_one(smoke, tmp_path)
     assert load_runs(copy / "runs").n_unfinished == 0
     entries = json.loads((copy / "provenance.json").read_text())
     assert [e["runs_executed_now"] for e in entries] == [6, 1]
+
+
+# --- a study regenerates from its committed records alone, as on a fresh clone ----------------------
+
+
+def committed_records(runs_dir, study_dir_in_repo: str = "experiments/collapse_table") -> list:
+    """The files under ``runs_dir`` that .gitignore would let a commit keep, were the folder a
+    committed study's ``runs/`` (the smoke study itself is ignored as a whole)."""
+    files = sorted(p for p in runs_dir.rglob("*") if p.is_file())
+    as_committed = [f"{study_dir_in_repo}/runs/{p.relative_to(runs_dir).as_posix()}" for p in files]
+    done = subprocess.run(
+        ["git", "check-ignore", "--no-index", "--stdin"],
+        cwd=ROOT, input="\n".join(as_committed), capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr  # 1: nothing ignored
+    ignored = set(done.stdout.splitlines())
+    return [p for p, name in zip(files, as_committed, strict=True) if name not in ignored]
+
+
+def regenerate(study_dir, *args: str) -> subprocess.CompletedProcess:
+    """The README's command, in a fresh interpreter."""
+    return subprocess.run(
+        [sys.executable, "-m", "src.analysis.report", str(study_dir), *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_the_report_regenerates_from_the_records_a_commit_keeps(smoke, tmp_path):
+    study_dir, _ = smoke
+    clone = tmp_path / "clone"
+    kept = committed_records(study_dir / "runs")
+    names = {p.name for p in kept}
+    assert {"summary.json", "metrics.csv", "overrides.yaml", "config.yaml"} <= names
+    assert not [
+        p for p in kept if {"checkpoints", "wandb", ".jobs"} & set(p.parts) or p.suffix in (".ckpt", ".log")
+    ]
+    for path in kept:
+        target = clone / "runs" / path.relative_to(study_dir / "runs")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    assert not list(clone.rglob("*.ckpt")) and list((study_dir / "runs").rglob("*.ckpt"))
+    done = regenerate(clone)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[0] == f"found 6 finished, 0 unfinished, 0 unreadable in {clone / 'runs'}"
+    pd.testing.assert_frame_equal(
+        pd.read_csv(clone / "table.csv", index_col="row"),
+        pd.read_csv(study_dir / "table.csv", index_col="row"),
+    )
+    assert (clone / "figures" / "dynamics.png").stat().st_size > 0
+
+
+def committed_studies() -> list[str]:
+    """Studies whose run records are committed (git ls-files): what a clone can regenerate."""
+    done = subprocess.run(
+        ["git", "ls-files", "experiments/*/runs/*"], cwd=ROOT, capture_output=True, text=True
+    )
+    return sorted({line.split("/")[1] for line in done.stdout.splitlines()})
+
+
+@pytest.mark.parametrize("study", committed_studies() or [pytest.param(None, marks=pytest.mark.skip(
+    reason="no study has committed run records yet"))])  # fmt: skip
+def test_a_committed_study_regenerates_its_committed_table_from_a_clone(study, tmp_path):
+    archive = subprocess.run(
+        ["git", "archive", "HEAD", f"experiments/{study}"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tmp_path)], input=archive, check=True)
+    clone = tmp_path / "experiments" / study
+    assert not list(clone.rglob("*.ckpt")) and not list(clone.rglob("wandb"))
+    config = OmegaConf.load(ROOT / "conf" / "study" / f"{study}.yaml")
+    baseline = OmegaConf.select(config, "hydra.callbacks.study_report.baseline", default="byol")
+    committed = pd.read_csv(clone / "table.csv", index_col="row")
+    done = regenerate(clone, "--baseline", baseline)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ", 0 unreadable" in done.stdout.splitlines()[0]
+    pd.testing.assert_frame_equal(pd.read_csv(clone / "table.csv", index_col="row"), committed)
+
+
+# --- the notebooks and the report on a study left half-written ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def broken(smoke, tmp_path_factory):
+    """The smoke study with one summary cut short, one metrics.csv corrupt, one run killed."""
+    study_dir, _ = smoke
+    copy = tmp_path_factory.mktemp("broken") / "smoke"
+    shutil.copytree(study_dir, copy)
+    cut = copy / "runs" / "byol" / "seed1" / "summary.json"
+    cut.write_text(cut.read_text()[:500])
+    (copy / "runs" / "no_predictor" / "seed0" / "metrics.csv").write_text("step,a\n0,1\n1,2,3,4\n")
+    (copy / "runs" / "random_target" / "seed1" / "summary.json").unlink()
+    return copy
+
+
+def test_the_report_on_a_half_written_study_names_what_it_could_not_read(broken):
+    done = regenerate(broken)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    first = done.stdout.splitlines()[0]
+    assert first.startswith(f"found 4 finished, 1 unfinished, 2 unreadable in {broken / 'runs'} (")
+    assert "byol/seed1/summary.json: JSONDecodeError" in first and "no_predictor/seed0/metrics.csv" in first
+    table = pd.read_csv(broken / "table.csv", index_col="row")
+    assert table["seeds"].to_dict() == {"byol": 1, "no_predictor": 2, "random_target": 1}
+    assert table["unfinished"].to_dict() == {"byol": 1, "no_predictor": 0, "random_target": 1}
+
+
+@pytest.mark.parametrize("case", ["broken", "empty"])
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_notebooks_say_what_they_found_on_a_broken_or_empty_study(broken, tmp_path, notebook, case):
+    study_dir = broken if case == "broken" else tmp_path / "empty"
+    out = tmp_path / notebook
+    papermill.execute_notebook(
+        str(ROOT / "analysis" / notebook), str(out), parameters={"study_dir": str(study_dir)},
+        kernel_name="python3", cwd=str(ROOT), progress_bar=False,
+    )  # fmt: skip
+    outputs = [o for c in json.loads(out.read_text())["cells"] for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    printed = "".join("".join(o.get("text", "")) for o in outputs if o.get("name") == "stdout")
+    expected = "found 4 finished, 1 unfinished, 2 unreadable" if case == "broken" else "found 0 finished"
+    assert expected in printed

@@ -1,4 +1,4 @@
-"""Multi-process training is single-process training on the whole batch (DESIGN.md §4).
+"""Multi-process training is single-process training on the whole batch (docs/design.md §4).
 
 The end-to-end test starts two CPU processes (gloo) the way SLURM or torchrun would (each process is
 told its rank; Lightning joins them, it does not launch them) and runs two steps of the real module with

@@ -1,4 +1,4 @@
-"""The claims the suite exists to test (DESIGN.md §9): the seed's six and the papers' rows, as data.
+"""The claims the suite exists to test (docs/design.md §9): the seed's six and the papers' rows, as data.
 
 Rows are the names of ``conf/ablation/*.yaml`` (the ``collapse_table`` study) and ``ema_tau_<τ>`` (the
 ``tau_sweep`` study, where τ is held constant). A study evaluates the claims whose rows it ran and lists

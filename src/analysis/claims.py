@@ -1,4 +1,4 @@
-"""Claims as data, and the one function that judges a claim on a study's runs (DESIGN.md §9).
+"""Claims as data, and the one function that judges a claim on a study's runs (docs/design.md §9).
 
 A claim is a statement with its source and a tuple of tests; each test names the rows it compares and
 its threshold. ``evaluate`` gives each test a verdict and the claim the combination: it *fails* if any

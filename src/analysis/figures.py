@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from src.analysis.tables import ordered
+from src.analysis.facets import Line, facets, lines_of
 
 DYNAMICS_METRICS = (
     "collapse/z_std_sqrt_d",
@@ -24,12 +24,14 @@ TAU_KEY = "cfg.model.target.tau"
 SCHEDULE_KEY = "cfg.model.target.schedule"
 
 
-def row_colours(rows: list[str]) -> dict[str, tuple]:
-    """A stable colour per row: tab20's ten strong colours first, then their light partners (the suite
-    has 17 rows; tab20 lists each strong colour next to its light one)."""
-    palette = colormaps["tab20"]
-    order = [*range(0, palette.N, 2), *range(1, palette.N, 2)]
-    return {row: palette(order[i % palette.N]) for i, row in enumerate(rows)}
+def line_colours(lines: list[Line], baseline: str) -> dict[str, tuple]:
+    """A colour per line of one panel: black for the baseline, tab10 for up to nine others, else tab20's
+    ten strong colours then their light partners (tab20 lists each strong colour beside its light one)."""
+    others = [line for line in lines if baseline not in line.rows]
+    palette = colormaps["tab10" if len(others) <= 9 else "tab20"]
+    order = [*range(0, palette.N, 2), *range(1, palette.N, 2)] if palette.N == 20 else list(range(10))
+    colours = {line.label: palette(order[i % palette.N]) for i, line in enumerate(others)}
+    return {**colours, **{line.label: (0.0, 0.0, 0.0, 1.0) for line in lines if baseline in line.rows}}
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -39,40 +41,82 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
+def legend_title(title: str, lines: list[Line], what: str) -> str:
+    """The facet's title, what the lines show, and a note when identical rows were drawn once."""
+    merged = [line.label for line in lines if len(line.rows) > 1]
+    note = ["a = b: identical per-seed numbers, drawn once"] if merged else []
+    return "\n".join([*([title] if title else []), what, *note])
+
+
 def seed_band(steps: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Per row and step: mean, min and max over seeds of one metric (steps: the loader's long frame)."""
     values = steps[steps["metric"] == metric]
     return values.groupby(["row", "step"])["value"].agg(["mean", "min", "max"]).reset_index()
 
 
+def _grid(n_facets: int, n_panels: int, columns: int, width: float, height: float):
+    """Axes as (facet, panel) → ax: one facet in a grid of ``columns``, several as one row each."""
+    if n_facets == 1:
+        rows = -(-n_panels // columns)
+        fig = Figure(figsize=(width * columns, height * rows))
+        axes = fig.subplots(rows, columns, squeeze=False).ravel()
+        for ax in axes[n_panels:]:
+            ax.set_visible(False)
+        return fig, axes[:n_panels].reshape(1, n_panels)
+    fig = Figure(figsize=(0.75 * width * n_panels, 0.75 * height * n_facets))
+    return fig, fig.subplots(n_facets, n_panels, squeeze=False)
+
+
+def _handles(facet_axes) -> tuple[list, list]:
+    """Every labelled line of one facet's panels, once per label (a panel may lack a metric)."""
+    found = {}
+    for ax in facet_axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            found.setdefault(label, handle)
+    return list(found.values()), list(found)
+
+
+def _legends(fig: Figure, axes, groups, what: str) -> None:
+    """One legend for a single facet (beside the figure), else one beside each facet's last panel."""
+    if len(groups) == 1:
+        title = legend_title("", groups[0][1], what)
+        fig.legend(*_handles(axes[0]), loc="center left", bbox_to_anchor=(1.0, 0.5), title=title)
+        return
+    for (title, lines), facet_axes in zip(groups, axes, strict=True):
+        facet_axes[-1].legend(*_handles(facet_axes), loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8,
+                              title=legend_title(title, lines, what), title_fontsize=8)  # fmt: skip
+
+
 def plot_dynamics(
-    steps: pd.DataFrame, path: Path, baseline: str = "byol", metrics: tuple[str, ...] = DYNAMICS_METRICS
+    steps: pd.DataFrame,
+    path: Path,
+    baseline: str = "byol",
+    metrics: tuple[str, ...] = DYNAMICS_METRICS,
+    runs: pd.DataFrame | None = None,
 ) -> Path:
     """Collapse metrics and probe accuracy against the training step: one line per row (mean over
-    seeds) with a band from the lowest to the highest seed."""
-    rows = ordered(steps["row"].unique(), baseline)
-    colours = row_colours(rows)
-    columns = 3
-    fig = Figure(figsize=(5 * columns, 3.6 * -(-len(metrics) // columns)))
-    axes = fig.subplots(-(-len(metrics) // columns), columns, squeeze=False).ravel()
-    for ax, metric in zip(axes, metrics, strict=False):
-        band = seed_band(steps, metric)
-        for row in rows:
-            line = band[band["row"] == row]
-            if line.empty:
-                continue
-            ax.plot(
-                line["step"], line["mean"], color=colours[row], label=row, lw=2 if row == baseline else 1.2
-            )
-            ax.fill_between(line["step"], line["min"], line["max"], color=colours[row], alpha=0.15, lw=0)
-        ax.set(title=metric, xlabel="optimizer step")
-        ax.grid(alpha=0.3)
-    for ax in axes[len(metrics) :]:
-        ax.set_visible(False)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(
-        handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), title="row (band: min–max over seeds)"
-    )
+    seeds) with a band from the lowest to the highest seed; rows with identical per-seed numbers drawn
+    once; one row of panels per mechanism family when there are more than MAX_LINES lines (needs
+    ``runs``, the loader's frame, to tell families apart)."""
+    drawn = steps[steps["metric"].isin(metrics)]  # rows are "identical" if what is drawn is equal
+    lines = lines_of(drawn, ["seed", "metric", "step"], "value", baseline)
+    groups = facets(lines, runs, baseline)
+    fig, axes = _grid(len(groups), len(metrics), 3, 5, 3.6)
+    bands = {metric: seed_band(steps, metric) for metric in metrics}
+    for (_, group), facet_axes in zip(groups, axes, strict=True):
+        colours = line_colours(group, baseline)
+        for ax, metric in zip(facet_axes, metrics, strict=True):
+            for line in group:
+                band = bands[metric][bands[metric]["row"] == line.row]
+                if band.empty:
+                    continue
+                colour, bold = colours[line.label], baseline in line.rows
+                ax.plot(band["step"], band["mean"], color=colour, label=line.label, lw=2 if bold else 1.2,
+                        zorder=3 if bold else 2)  # fmt: skip
+                ax.fill_between(band["step"], band["min"], band["max"], color=colour, alpha=0.15, lw=0)
+            ax.set(title=metric, xlabel="optimizer step")
+            ax.grid(alpha=0.3)
+    _legends(fig, axes, groups, "row (band: min–max over seeds)")
     fig.suptitle("Collapse dynamics: mean over seeds; step 0 is each run's random-init reference")
     fig.tight_layout()
     return _save(fig, path)
@@ -86,26 +130,35 @@ def mean_spectra(spectra: pd.DataFrame, stage: str, representation: str) -> pd.D
 
 
 def plot_spectra(
-    spectra: pd.DataFrame, path: Path, baseline: str = "byol", representations: tuple[str, ...] = ("h", "z")
+    spectra: pd.DataFrame,
+    path: Path,
+    baseline: str = "byol",
+    representations: tuple[str, ...] = ("h", "z"),
+    runs: pd.DataFrame | None = None,
 ) -> Path:
     """Final singular spectra per row (σ_i/σ_1, log scale, mean over seeds), with the random-init
-    spectrum averaged over every run as a dashed black line."""
-    rows = ordered(spectra["row"].unique(), baseline)
-    colours = row_colours(rows)
-    fig = Figure(figsize=(6 * len(representations), 4.2))
-    axes = fig.subplots(1, len(representations), squeeze=False).ravel()
+    spectrum averaged over every run as a dashed black line; identical rows and facets as in
+    ``plot_dynamics``."""
+    final = spectra[(spectra["stage"] == "final") & spectra["representation"].isin(representations)]
+    lines = lines_of(final, ["seed", "representation", "index"], "sigma", baseline)
+    groups = facets(lines, runs, baseline)
+    fig, axes = _grid(len(groups), len(representations), len(representations), 6, 4.2)
     floor = 1e-7  # the effective-rank ε: below it a direction carries nothing
-    for ax, rep in zip(axes, representations, strict=True):
-        final = mean_spectra(spectra, "final", rep)
-        for row in rows:
-            line = final[final["row"] == row]
-            ax.plot(line["index"] + 1, line["sigma"].clip(lower=floor), color=colours[row], label=row)
-        ref = mean_spectra(spectra, "reference", rep).groupby("index")["sigma"].mean()
-        ax.plot(ref.index + 1, ref.clip(lower=floor), "k--", lw=1.5, label="random init (all runs)")
-        ax.set(title=f"{rep}: final singular spectrum", xlabel="index i", ylabel="σ_i / σ_1", yscale="log")
-        ax.grid(alpha=0.3)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), title="row (mean over seeds)")
+    for (_, group), facet_axes in zip(groups, axes, strict=True):
+        colours = line_colours(group, baseline)
+        for ax, rep in zip(facet_axes, representations, strict=True):
+            means = mean_spectra(spectra, "final", rep)
+            for line in group:
+                mean = means[means["row"] == line.row]
+                ax.plot(mean["index"] + 1, mean["sigma"].clip(lower=floor), color=colours[line.label],
+                        label=line.label, lw=2 if baseline in line.rows else 1.2)  # fmt: skip
+            ref = mean_spectra(spectra, "reference", rep).groupby("index")["sigma"].mean()
+            ax.plot(ref.index + 1, ref.clip(lower=floor), "k--", lw=1, label="random init (all runs)")
+            ax.set(
+                title=f"{rep}: final singular spectrum", xlabel="index i", ylabel="σ_i / σ_1", yscale="log"
+            )
+            ax.grid(alpha=0.3)
+    _legends(fig, axes, groups, "row (mean over seeds)")
     fig.tight_layout()
     return _save(fig, path)
 
@@ -155,9 +208,9 @@ def write_figures(
     folder = Path(folder)
     written = {}
     if len(steps):
-        written["dynamics"] = plot_dynamics(steps, folder / "dynamics.png", baseline)
+        written["dynamics"] = plot_dynamics(steps, folder / "dynamics.png", baseline, runs=runs)
     if len(spectra):
-        written["spectra"] = plot_spectra(spectra, folder / "spectra.png", baseline)
+        written["spectra"] = plot_spectra(spectra, folder / "spectra.png", baseline, runs=runs)
     if is_tau_sweep(runs):
         written["tau_sweep"] = plot_tau_sweep(runs, folder / "tau_sweep.png")
     return written

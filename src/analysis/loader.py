@@ -1,15 +1,24 @@
-"""Every run under a folder as pandas frames (DESIGN.md §6: the run directory is the source of truth).
+"""Every run under a folder as pandas frames (docs/design.md §6: the run directory is the source of truth).
 
 A run directory is a folder holding a ``summary.json`` or a Hydra ``.hydra/`` folder. Only runs whose
 summary says ``status: finished`` enter the analysis; every other run directory (no summary yet: killed
-or still running; a summary with another status: failed, diverged) is listed in ``unfinished`` with the
-reason, so a table can say how many runs it is missing instead of silently averaging fewer seeds.
+or still running; a summary with another status: failed, diverged; a summary that cannot be read) is
+listed in ``unfinished`` with the reason, so a table can say how many runs it is missing instead of
+silently averaging fewer seeds. Every file that cannot be read (a truncated ``summary.json``, a corrupt
+``metrics.csv``) is also listed in ``unreadable`` with the reason; a finished run whose ``metrics.csv``
+is unreadable stays in the analysis without per-step metrics.
+
+Unlike runs are never averaged (src/analysis/grouping.py): ``row`` is the row name, split into labelled
+sub-rows (``byol[trainer.max_steps=600]``) where the runs of one name differ in more than their seed, and
+a seed run twice with one config counts once (the newest); ``warnings`` says what was split or dropped.
 
 Column conventions of ``StudyRuns.runs`` (one row per finished run):
 
-- ``run`` (the run directory relative to the loaded folder), ``run_dir``, ``study``, ``row``, ``seed``,
-  ``status``, ``verdict``, ``steps``, ``wall_time_s``, ``config_hash``, ``git_commit``, ``git_dirty``,
-  ``finished_at`` (the summary's modification time, seconds since the epoch);
+- ``run`` (the run directory relative to the loaded folder), ``run_dir``, ``study``, ``row`` (the grouped
+  label: what tables, claims and figures group on), ``row_name`` (the row name the run recorded),
+  ``seed``, ``status``, ``verdict``, ``steps``, ``wall_time_s``, ``config_hash``, ``identity`` (the hash
+  of the config without seed and run-only keys: runs of one ``row`` share it), ``git_commit``,
+  ``git_dirty``, ``finished_at`` (the summary's modification time, seconds since the epoch);
 - the final metrics under their own names (``probe/linear_acc``, ``collapse/z_rank``, ``train/loss`` …);
 - the random-init reference of the same run under ``ref.<metric>`` (``ref.probe/linear_acc`` …);
 - Hydra's choices under ``choice.<group>`` (``choice.model/predictor``) and every leaf of the resolved
@@ -17,31 +26,52 @@ Column conventions of ``StudyRuns.runs`` (one row per finished run):
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
+import yaml
 from omegaconf import OmegaConf
 
+from src.analysis.grouping import identity_hash, split_and_deduplicate
 from src.runs.files import METRICS_FILE, SUMMARY_FILE
 
 FINISHED = "finished"
+UNREADABLE = "unreadable"  # the status of a run whose summary.json cannot be read
 RUN_KEYS = ("study", "row", "seed", "status", "verdict", "steps", "wall_time_s", "config_hash")
 STEP_COLUMNS = ["run", "row", "seed", "step", "metric", "value"]
 SPECTRA_COLUMNS = ["run", "row", "seed", "stage", "representation", "index", "sigma"]
 UNFINISHED_COLUMNS = ["run", "run_dir", "row", "seed", "status", "reason", "overrides"]
+UNREADABLE_COLUMNS = ["run", "file", "reason"]
+
+
+class Unreadable(Exception):
+    """A run file that exists but cannot be read; the message is the reason, in one line."""
 
 
 @dataclass(frozen=True)
 class StudyRuns:
     runs: pd.DataFrame  # one row per finished run (columns: module docstring)
-    unfinished: pd.DataFrame  # one row per run that did not finish: UNFINISHED_COLUMNS
+    unfinished: pd.DataFrame  # one row per run that did not finish (or whose summary is unreadable)
     steps: pd.DataFrame  # long per-step metrics of the finished runs: STEP_COLUMNS
     spectra: pd.DataFrame  # long singular spectra of the finished runs: SPECTRA_COLUMNS
+    unreadable: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=UNREADABLE_COLUMNS))
+    warnings: tuple[str, ...] = ()  # rows split, seeds counted once, studies mixed (src/analysis/grouping.py)
+    source: str = ""  # the folder (or wandb project) the runs were read from
 
     @property
     def n_unfinished(self) -> int:
         return len(self.unfinished)
+
+    def found(self) -> str:
+        """What was found, in one line: finished, unfinished (unreadable summaries apart), unreadable files."""
+        unfinished = int((self.unfinished["status"] != UNREADABLE).sum())
+        files = "; ".join(
+            f"{f}: {r}" for f, r in zip(self.unreadable["file"], self.unreadable["reason"], strict=True)
+        )
+        where = f" in {self.source}" if self.source else ""
+        line = f"found {len(self.runs)} finished, {unfinished} unfinished, {len(self.unreadable)} unreadable{where}"
+        return f"{line} ({files})" if files else line
 
 
 def find_run_dirs(folder: Path) -> list[Path]:
@@ -67,27 +97,37 @@ def run_record(summary: dict, run: str, run_dir: str) -> dict:
     """One row of ``StudyRuns.runs`` from a summary (as ``src.train.train`` writes it)."""
     record = {"run": run, "run_dir": run_dir}
     record.update({key: summary.get(key) for key in RUN_KEYS})
+    config = flatten(summary.get("config") or {})
+    record.update(row_name=record["row"], identity=identity_hash(config))
     git = summary.get("git") or {}
     record.update(git_commit=git.get("commit"), git_dirty=git.get("dirty"))
     record.update(summary.get("final", {}))
     record.update({f"ref.{k}": v for k, v in summary.get("reference", {}).items()})
     record.update({f"choice.{k}": v for k, v in summary.get("choices", {}).items()})
-    record.update(flatten(summary.get("config", {}), "cfg."))
+    record.update({f"cfg.{k}": v for k, v in config.items()})
     return record
 
 
 def _hydra_overrides(run_dir: Path | None) -> list[str]:
     path = None if run_dir is None else run_dir / ".hydra" / "overrides.yaml"
-    return list(OmegaConf.load(path)) if path is not None and path.exists() else []
+    try:
+        return [str(o) for o in OmegaConf.load(path)] if path is not None and path.exists() else []
+    except (OSError, ValueError, yaml.YAMLError, TypeError):
+        return []  # who the run was is then unknown; why it is out is still said
 
 
-def unfinished_record(run_dir: Path | None, run: str, summary: dict | None) -> dict:
-    """Who the run is (from its summary or, without one, from its Hydra overrides) and why it is out."""
+def unfinished_record(
+    run_dir: Path | None, run: str, summary: dict | None, unreadable: str | None = None
+) -> dict:
+    """Who the run is (from its summary or, without one, from its Hydra overrides) and why it is out;
+    ``unreadable`` is the reason its summary could not be read, if so."""
     overrides = (summary or {}).get("overrides") or _hydra_overrides(run_dir)
     if summary is None:
         given = dict(o.lstrip("+").split("=", 1) for o in overrides if "=" in o)
         row, seed = given.get("ablation"), given.get("seed")
         status, reason = "missing", "no summary.json (killed, still running, or failed before writing it)"
+        if unreadable is not None:
+            status, reason = UNREADABLE, f"{SUMMARY_FILE} unreadable: {unreadable}"
     else:
         row, seed, status = summary.get("row"), summary.get("seed"), summary.get("status")
         reason = summary.get("error") or f"status {status!r}"
@@ -111,12 +151,42 @@ def long_metrics(wide: pd.DataFrame, record: dict) -> pd.DataFrame:
     return long[STEP_COLUMNS].astype({"step": int, "value": float})
 
 
+def _first_line(exc: BaseException) -> str:
+    message = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {message[0]}" if message else type(exc).__name__
+
+
+def read_summary(path: Path) -> dict | None:
+    """The summary as a dict, None if there is none; raises Unreadable if it cannot be read (a summary
+    cut short, not JSON, or a finished one without its final metrics and config)."""
+    if not path.exists():
+        return None
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Unreadable(_first_line(exc)) from exc
+    if not isinstance(summary, dict):
+        raise Unreadable(f"not a JSON object but {type(summary).__name__}")
+    if summary.get("status") == FINISHED:
+        lacking = [k for k in ("final", "config") if not isinstance(summary.get(k), dict)]
+        if lacking:
+            raise Unreadable(f"a finished summary without {' and '.join(lacking)}")
+    return summary
+
+
 def step_metrics(run_dir: Path, record: dict) -> pd.DataFrame:
-    """The run's metrics.csv (Lightning's CSVLogger) as a long frame."""
+    """The run's metrics.csv (Lightning's CSVLogger) as a long frame; raises Unreadable if it cannot be
+    parsed (rows of the wrong width, no ``step`` column, values that are not numbers)."""
     path = run_dir / METRICS_FILE
     if not path.exists():
         return pd.DataFrame(columns=STEP_COLUMNS)
-    return long_metrics(pd.read_csv(path).drop(columns=["epoch"], errors="ignore"), record)
+    try:
+        wide = pd.read_csv(path).drop(columns=["epoch"], errors="ignore")
+        if "step" not in wide:
+            raise Unreadable("no step column")
+        return long_metrics(wide, record)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise Unreadable(_first_line(exc)) from exc
 
 
 def spectra_frame(summary: dict, record: dict) -> pd.DataFrame:
@@ -131,35 +201,74 @@ def spectra_frame(summary: dict, record: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SPECTRA_COLUMNS)
 
 
-def frames(records: list[dict], unfinished: list[dict], steps: list, spectra: list) -> StudyRuns:
-    """Assemble the four frames (shared by the local and the wandb loaders)."""
+def relabel(frame: pd.DataFrame, labels: pd.Series, columns: list[str]) -> pd.DataFrame:
+    """The rows of ``frame`` whose run is in ``labels`` (run → grouped row label), relabelled."""
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    kept = frame[frame["run"].isin(labels.index)]
+    return kept.assign(row=kept["run"].map(labels))[columns].reset_index(drop=True)
+
+
+def frames(
+    records: list[dict],
+    unfinished: list[dict],
+    steps: list,
+    spectra: list,
+    unreadable: list[dict] = (),
+    source: str = "",
+) -> StudyRuns:
+    """Assemble the frames (shared by the local and the wandb loaders): unlike runs split into sub-rows,
+    repeated seeds counted once (src/analysis/grouping.py), every frame's ``row`` the grouped label."""
     runs = pd.DataFrame(records)
+    if len(runs) and "finished_at" not in runs:
+        runs["finished_at"] = float("nan")  # wandb runs have no summary file to date them
+    runs, warnings = split_and_deduplicate(runs)
     if len(runs):
         runs = runs.sort_values(["row", "seed"], kind="stable").reset_index(drop=True)
+    labels = runs.set_index("run")["row"] if len(runs) else pd.Series(dtype=object)
+    steps = pd.concat(steps, ignore_index=True) if steps else pd.DataFrame(columns=STEP_COLUMNS)
+    spectra = pd.concat(spectra, ignore_index=True) if spectra else pd.DataFrame(columns=SPECTRA_COLUMNS)
     return StudyRuns(
         runs=runs,
         unfinished=pd.DataFrame(unfinished, columns=UNFINISHED_COLUMNS),
-        steps=pd.concat(steps, ignore_index=True) if steps else pd.DataFrame(columns=STEP_COLUMNS),
-        spectra=pd.concat(spectra, ignore_index=True) if spectra else pd.DataFrame(columns=SPECTRA_COLUMNS),
+        steps=relabel(steps, labels, STEP_COLUMNS),
+        spectra=relabel(spectra, labels, SPECTRA_COLUMNS),
+        unreadable=pd.DataFrame(list(unreadable), columns=UNREADABLE_COLUMNS),
+        warnings=tuple(warnings),
+        source=source,
     )
 
 
-def load_runs(folder: Path) -> StudyRuns:
-    """Every run directory under ``folder``: finished runs in the frames, the others in ``unfinished``."""
+def load_runs(folder: Path, missing_ok: bool = False) -> StudyRuns:
+    """Every run directory under ``folder``: finished runs in the frames, the others in ``unfinished``,
+    files that cannot be read in ``unreadable`` (nothing raises for a run's bad file). A folder that does
+    not exist raises FileNotFoundError, or with ``missing_ok`` gives empty frames and a warning."""
     folder = Path(folder)
     if not folder.is_dir():
+        if missing_ok:
+            return replace(
+                frames([], [], [], [], source=str(folder)), warnings=(f"no run folder at {folder}",)
+            )
         raise FileNotFoundError(f"no run folder at {folder}")
-    records, unfinished, steps, spectra = [], [], [], []
+    records, unfinished, steps, spectra, unreadable = [], [], [], [], []
     for run_dir in find_run_dirs(folder):
         run = str(run_dir.relative_to(folder)) if run_dir != folder else run_dir.name
         path = run_dir / SUMMARY_FILE
-        summary = json.loads(path.read_text()) if path.exists() else None
+        try:
+            summary = read_summary(path)
+        except Unreadable as exc:
+            unreadable.append({"run": run, "file": f"{run}/{SUMMARY_FILE}", "reason": str(exc)})
+            unfinished.append(unfinished_record(run_dir, run, None, unreadable=str(exc)))
+            continue
         if summary is None or summary.get("status") != FINISHED:
             unfinished.append(unfinished_record(run_dir, run, summary))
             continue
         record = run_record(summary, run, str(run_dir))
         record["finished_at"] = path.stat().st_mtime  # when the summary was written (a rerun rewrites it)
         records.append(record)
-        steps.append(step_metrics(run_dir, record))
+        try:
+            steps.append(step_metrics(run_dir, record))
+        except Unreadable as exc:  # the run's result stands; only its curves are missing
+            unreadable.append({"run": run, "file": f"{run}/{METRICS_FILE}", "reason": str(exc)})
         spectra.append(spectra_frame(summary, record))
-    return frames(records, unfinished, steps, spectra)
+    return frames(records, unfinished, steps, spectra, unreadable, source=str(folder))

@@ -4,9 +4,17 @@
 
 reads ``<study_dir>/runs`` and writes ``table.md``, ``table.csv``, ``claims.md`` and ``figures/*.png``
 into ``<study_dir>``. Every number in them is measured: regenerate, never edit by hand.
+
+It first prints one line saying what it found (``found N finished, M unfinished, K unreadable in …``,
+naming each file it could not read and why), then one ``warning:`` line per row it split or seed it
+counted once (src/analysis/grouping.py). Runs that did not finish and unreadable files are left out and
+the report is written from the rest. With no finished run at all (no ``runs/`` folder, an empty one, or
+only unfinished or unreadable runs) it says so in one line, writes nothing, and exits with status 2: a
+report of nothing would overwrite the study's committed results.
 """
 
 import argparse
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,18 +44,11 @@ class WrittenReport:
     results: tuple[ClaimResult, ...]
     loaded: StudyRuns
 
-    @property
-    def n_runs(self) -> int:
-        return len(self.loaded.runs)
-
-    @property
-    def n_unfinished(self) -> int:
-        return self.loaded.n_unfinished
-
 
 def study_name(loaded: StudyRuns, study_dir: Path) -> str:
-    names = loaded.runs["study"].dropna().unique() if len(loaded.runs) else []
-    return str(names[0]) if len(names) == 1 else Path(study_dir).name
+    """The study every run names (all of them, joined, if they differ), else the folder's name."""
+    names = sorted(loaded.runs["study"].dropna().astype(str).unique()) if len(loaded.runs) else []
+    return " + ".join(names) if names else Path(study_dir).name
 
 
 def regenerate_command(study_dir: Path, baseline: str) -> str:
@@ -150,15 +151,33 @@ def write_report(
     return WrittenReport(study_dir, table_md, table_csv, claims_md, figures, tuple(results), loaded)
 
 
-def main() -> None:
+def report_what_was_found(study_dir: Path, loaded: StudyRuns, baseline: str = "byol") -> WrittenReport | None:
+    """Print what was found (one line, then one per warning) and write the report if there is a finished
+    run to report on; None (nothing written) otherwise."""
+    print(loaded.found(), flush=True)
+    for warning in loaded.warnings:
+        print(f"warning: {warning}", flush=True)
+    if loaded.runs.empty:
+        print(f"no finished run: no report written into {study_dir}", flush=True)
+        return None
+    return write_report(study_dir, loaded, baseline)
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study_dir", type=Path, help="e.g. experiments/collapse_table (its runs under runs/)")
     parser.add_argument("--baseline", default="byol", help="the row the Δ column compares against")
-    args = parser.parse_args()
-    report = write_report(args.study_dir, load_runs(args.study_dir / "runs"), args.baseline)
-    print(f"{report.n_runs} finished runs, {report.n_unfinished} unfinished")
+    args = parser.parse_args(argv)
+    runs_dir = args.study_dir / "runs"
+    if not runs_dir.is_dir():
+        print(f"no runs folder at {runs_dir}: no report written", file=sys.stderr)
+        return 2
+    report = report_what_was_found(args.study_dir, load_runs(runs_dir), args.baseline)
+    if report is None:
+        return 2
     print(f"table  {report.table_md}\nclaims {report.claims_md}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from src.analysis.loader import load_runs
 from src.analysis.provenance import command_line, invocation, record_invocation
-from src.analysis.report import write_report
+from src.analysis.report import report_what_was_found
 
 
 class StudyReport(Callback):
@@ -28,20 +28,24 @@ class StudyReport(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         runs_dir = Path(config.hydra.sweep.dir)
         study_dir = runs_dir.parent
-        report = write_report(study_dir, load_runs(runs_dir), self.baseline)
+        loaded = load_runs(runs_dir)
+        report = report_what_was_found(study_dir, loaded, self.baseline)  # None: no finished run
         launcher = {
             "launcher": OmegaConf.select(config, "hydra.runtime.choices.hydra/launcher", default="basic"),
             "n_jobs": OmegaConf.select(config, "hydra.launcher.n_jobs", default=1),
             "cpu_threads": config.get("cpu_threads"),
         }
-        entry = invocation(report.loaded.runs, self.started, time.time(), command_line(), launcher, self.note)
+        entry = invocation(loaded.runs, self.started, time.time(), command_line(), launcher, self.note)
         provenance = record_invocation(study_dir, config.get("study") or study_dir.name, entry)
-        print(
-            f"study {config.get('study') or study_dir.name}: {report.n_runs} runs finished, {report.n_unfinished} unfinished; "
-            f"{entry['runs_executed_now']} executed by this invocation in {entry['wall_time_s']:.0f} s\n"
-            f"  table      {report.table_md}\n"
-            f"  claims     {report.claims_md}\n"
+        written = (
+            f"  table      {report.table_md}\n  claims     {report.claims_md}\n"
             f"  figures    {study_dir / 'figures'}\n"
-            f"  provenance {provenance}",
+            if report is not None
+            else ""
+        )
+        print(
+            f"study {config.get('study') or study_dir.name}: {len(loaded.runs)} runs finished, {loaded.n_unfinished} unfinished; "
+            f"{entry['runs_executed_now']} executed by this invocation in {entry['wall_time_s']:.0f} s\n"
+            f"{written}  provenance {provenance}",
             flush=True,
         )

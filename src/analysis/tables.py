@@ -2,7 +2,7 @@
 
 Per row: how many seeds finished, how many of them collapsed, how many runs did not finish; mean and
 standard deviation over seeds of the probe accuracies and the collapse metrics; the mean random-init
-reference of the probe (each run's own, DESIGN.md §5); and the change of the mean linear-probe accuracy
+reference of the probe (each run's own, docs/design.md §5); and the change of the mean linear-probe accuracy
 against the baseline row. Standard deviations are sample stds over seeds (ddof=1): blank for one seed.
 """
 

@@ -81,4 +81,4 @@ def load_wandb_runs(project: str, study: str | None = None, api=None) -> StudyRu
         record = run_record(summary, name, name)
         records.append(record)
         steps.append(long_metrics(history, record))
-    return frames(records, unfinished, steps, spectra=[])
+    return frames(records, unfinished, steps, spectra=[], source=f"wandb:{project}")

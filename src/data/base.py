@@ -1,7 +1,7 @@
 """What every dataset of the suite hands the training loop and the collapse monitor.
 
 A data module is a LightningDataModule whose training batches are ``(view1, view2, label)`` and which
-also exposes two fixed, held-out pieces used for measurement (DESIGN.md §5):
+also exposes two fixed, held-out pieces used for measurement (docs/design.md §5):
 
 - ``eval_set()``: two fixed views of each held-out sample, for alignment, positive cosine and the
   collapse statistics. Fixed once at ``setup`` so every measurement of a run (and every run with the

@@ -2,7 +2,7 @@
 
 Under DDP (conf/trainer/ddp.yaml) each of W processes holds B rows of a global batch of W·B. The
 negatives of BYOL's Eq. 6 (and SimCLR's NT-Xent) range over the whole global batch, so the loss gathers
-the targets of every process (DESIGN.md §4). Single-process code never sees a difference: there
+the targets of every process (docs/design.md §4). Single-process code never sees a difference: there
 ``gather_rows`` returns its input and offset 0.
 
 Why the gradients come out right (the factor the DDP test checks): process r computes L_r, the mean of

@@ -1,4 +1,4 @@
-"""The training objective as pure functions (DESIGN.md §2):
+"""The training objective as pure functions (docs/design.md §2):
 
     loss = ½·[regress(p1, t2) + regress(p2, t1)] + β·½·[negatives(p1; t1, t2) + negatives(p2; t2, t1)]
 
@@ -69,7 +69,7 @@ def symmetric_loss(
 ) -> dict[str, torch.Tensor]:
     """Both view orders of the objective. p*, t*: (B, d). Returns the total ("loss") and its parts.
 
-    ``view_reduction``: "mean" averages the two orders (the default here and in DESIGN.md §4), "sum"
+    ``view_reduction``: "mean" averages the two orders (the default here and in docs/design.md §4), "sum"
     adds them as BYOL's Eq. 2 does (twice the gradient, which matters with a fixed learning rate).
     ``gather`` gives the negatives' candidates for a process's targets (only called when β > 0).
     """

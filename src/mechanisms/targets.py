@@ -1,4 +1,4 @@
-"""Where the regression target comes from (DESIGN.md §2). One class per kind of target:
+"""Where the regression target comes from (docs/design.md §2). One class per kind of target:
 
 - ``NetworkTarget``: a separate copy of the online encoder, either EMA-updated (BYOL) or frozen
   (BYOL's random-target experiment, §3.2 / their 18.8% vs 1.4%);

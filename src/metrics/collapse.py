@@ -1,4 +1,4 @@
-"""Collapse statistics of an embedding matrix (DESIGN.md §5), as small pure functions.
+"""Collapse statistics of an embedding matrix (docs/design.md §5), as small pure functions.
 
 Every function takes rows = samples, columns = dimensions, detaches its inputs and computes in float32
 (bf16 activations would otherwise lose the small singular values and the 1/√d scale of the std).
@@ -107,7 +107,7 @@ def positive_cosine(x: Tensor, y: Tensor) -> Tensor:
 def negative_cosine(x: Tensor, y: Tensor) -> Tensor:
     """Mean cosine similarity of the non-matching pairs (x_i, y_j), i ≠ j.
 
-    NOTE: DESIGN.md speaks of "random non-matching pairs"; we average over ALL N(N−1) of them instead of
+    NOTE: docs/design.md speaks of "random non-matching pairs"; we average over ALL N(N−1) of them instead of
     a random sample, so the number is deterministic and needs no generator.
     """
     x, y = _as_pair(x, y, min_rows=2)

@@ -1,4 +1,4 @@
-"""Measures collapse during training (DESIGN.md §5): before the first step (the run's own random-init
+"""Measures collapse during training (docs/design.md §5): before the first step (the run's own random-init
 reference), every ``every_n_steps`` optimizer steps, and at the end. Always in eval mode, without
 gradient, on the data module's fixed held-out set.
 """

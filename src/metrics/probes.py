@@ -1,4 +1,4 @@
-"""Downstream probes on frozen features (DESIGN.md §5): a linear probe and a cosine kNN classifier.
+"""Downstream probes on frozen features (docs/design.md §5): a linear probe and a cosine kNN classifier.
 
 Both are deterministic functions of their inputs: no random initialisation, no shuffling, no minibatches.
 Each touches the test split exactly once, so the accuracy returned is the final one, never the best over

@@ -1,4 +1,4 @@
-"""The collapse verdict: a written rule over a run's final metrics, stored with the run (DESIGN.md §5).
+"""The collapse verdict: a written rule over a run's final metrics, stored with the run (docs/design.md §5).
 
 Complete collapse is read from the normalised std (SimSiam's monitor, scaled by √d so 1 means spread
 out); dimensional collapse from the effective rank as a fraction of min(N, d) (RankMe). Complete collapse

@@ -1,4 +1,4 @@
-"""The names of what a run writes into its directory, defined once (DESIGN.md §6). Every writer and
+"""The names of what a run writes into its directory, defined once (docs/design.md §6). Every writer and
 reader of a run directory (the run itself, resume, the analysis) imports them from here."""
 
 from pathlib import Path

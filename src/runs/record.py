@@ -1,4 +1,4 @@
-"""What a run writes about itself (DESIGN.md §6): provenance, the summary of each outcome, and files
+"""What a run writes about itself (docs/design.md §6): provenance, the summary of each outcome, and files
 written atomically so that a reader never sees half of one.
 
 A summary's ``status`` is one of STATUSES. ``finished`` and ``diverged`` are results (a rerun of the same
