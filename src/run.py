@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 import src.config.resolvers  # noqa: F401  (registers the `choice` resolver before Hydra composes)
 from src.config.errors import SuiteError
 from src.config.override_types import check_override_types
+from src.metrics.verdict import THRESHOLD_KEYS
 from src.runs.checkpointing import Interrupted
 from src.runs.record import one_line, record_failure
 from src.train import train
@@ -39,25 +40,30 @@ def user_error(exc: BaseException) -> SuiteError | None:
 
 
 def format_summary(summary: dict) -> str:
+    """The run in a few aligned lines: loss, probes against the random-init reference, the verdict and
+    every statistic its rule read, with its threshold and margin (band units, > 0 healthy side)."""
     if summary["status"] == "diverged":
         return f"run {summary['row']} (seed {summary['seed']}) diverged: {summary['error']}\n  run dir {summary['run_dir']}"
     final, ref = summary["final"], summary["reference"]
-    width = len("collapse/z_std_sqrt_d")
+    rule = summary["config"]["metrics"]["verdict"]
+    margins = {k.removeprefix("margin/"): v for k, v in final.items() if k.startswith("margin/")}
+    width = max(len(name) for name in ("collapse/z_std_sqrt_d", *(f"collapse/{k}" for k in margins)))
     lines = [
         f"run {summary['row']} (seed {summary['seed']}) finished in {summary['wall_time_s']:.0f}s "
         f"after {summary['steps']} steps",
         f"  {'final loss':<{width}} {final['train/loss']:.4f}",
     ]
-    for name in (
-        "probe/linear_acc",
-        "probe/knn_acc",
-        *(f"collapse/{k}" for k in ("z_std_sqrt_d", "z_rank", "h_std_sqrt_d", "h_rank")),
-    ):
+    for name in ("probe/linear_acc", "probe/knn_acc"):
         lines.append(f"  {name:<{width}} {final[name]:.3f}   (random init: {ref[name]:.3f})")
-    lines += [
-        f"  {'verdict':<{width}} {summary['verdict']}   [{summary['verdict_rule']}]",
-        f"  run dir {summary['run_dir']}",
-    ]
+    lines.append(f"  {'verdict':<{width}} {summary['verdict']}")
+    for stat, m in margins.items():
+        name = f"collapse/{stat}"
+        key = next(k for k, s in THRESHOLD_KEYS.items() if stat.endswith(s))
+        lines.append(
+            f"  {name:<{width}} {final[name]:6.3f}   (random init: {ref[name]:6.3f})   "
+            f"threshold {rule[key]:g}, margin {m:+.1f}"
+        )
+    lines += [f"  {'rule':<{width}} {summary['verdict_rule']}", f"  run dir {summary['run_dir']}"]
     return "\n".join(lines)
 
 

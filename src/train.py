@@ -15,7 +15,6 @@ from src.config.preflight import check_batch_size, check_settings
 from src.config.resolvers import build, hydra_choices
 from src.data.base import SSLDataModule
 from src.metrics.monitor import CollapseMonitor, namespaced
-from src.metrics.verdict import describe_verdict_rule
 from src.runs.atomic import write_json_atomic
 from src.runs.checkpointing import AtomicCheckpointIO, Interrupted, RunCheckpoints
 from src.runs.divergence import Diverged, DivergenceGuard
@@ -68,16 +67,18 @@ def build_loggers(cfg: DictConfig, csv: MetricsCSVLogger, wandb_id: str | None) 
 
 
 def finished_summary(cfg, module, monitor: CollapseMonitor, guard: DivergenceGuard, trainer, run_dir) -> dict:
-    rule = cfg.metrics.verdict
+    verdict = monitor.verdict()
     return {
         "status": "finished",
         "steps": trainer.global_step,
-        "final": {"train/loss": guard.last_loss, **namespaced(monitor.final)},
+        "final": {
+            "train/loss": guard.last_loss,
+            **namespaced(monitor.final),
+            **{f"margin/{k}": m for k, m in verdict.margins.items()},  # the verdict's, in band units
+        },
         "reference": namespaced(monitor.reference),
-        "verdict": monitor.verdict(),
-        "verdict_rule": describe_verdict_rule(
-            rule.representation, rule.complete_below, rule.dimensional_below
-        ),
+        "verdict": verdict.verdict,
+        "verdict_rule": verdict.rule,
         "spectra": {"final": monitor.final_spectra, "reference": monitor.reference_spectra},
         **run_identity(cfg, run_dir, module.device),
     }

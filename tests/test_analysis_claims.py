@@ -1,5 +1,6 @@
-"""Claims: each verdict follows the data (it flips when the data says the opposite), intervals match an
-independent computation, and the catalogue names only rows that exist."""
+"""Claims: each verdict follows the data (it flips when the data says the opposite), paired intervals,
+p-values and Holm's correction match independent computations, identical rows are found and counted
+once, and the catalogue names only rows and published numbers that exist."""
 
 import math
 
@@ -19,7 +20,8 @@ from src.analysis.claims import (
     Collapses,
     Exceeds,
     evaluate,
-    welch_interval,
+    evaluate_all,
+    holm,
 )
 from tests.conftest import CONF, ROWS
 
@@ -95,17 +97,80 @@ def test_an_interval_that_contains_the_threshold_is_inconclusive():
     assert one(Exceeds("x"), frame({"x": noisy})) == INCONCLUSIVE
 
 
-def test_welch_interval_matches_a_hand_computation_and_a_negative_threshold_reads_no_worse():
-    a, b = pd.Series([0.60, 0.62, 0.64]), pd.Series([0.50, 0.55, 0.60])
-    diff, lo, hi = welch_interval(a, b, 0.95)
-    va, vb = 0.02**2 / 3, 0.05**2 / 3  # sample variances / n
-    df = (va + vb) ** 2 / (va**2 / 2 + vb**2 / 2)
-    half = stats.t.ppf(0.975, df) * math.sqrt(va + vb)
-    assert (diff, lo, hi) == pytest.approx((0.07, 0.07 - half, 0.07 + half))
+def test_rows_are_paired_by_seed_and_a_negative_threshold_reads_no_worse():
+    a, b = [0.60, 0.62, 0.64], [0.50, 0.55, 0.60]
     runs = frame({"lin": [(x, 0.4, "no_collapse") for x in b], "mlp": [(x, 0.4, "no_collapse") for x in a]})
+    result = evaluate(Claim("c", "s", "src", (Exceeds("mlp", "lin", 0.0),)), runs)
+    diffs = [x - y for x, y in zip(a, b, strict=True)]  # seed by seed: 0.10, 0.07, 0.04
+    mean, sd = sum(diffs) / 3, 0.03
+    half = T_975_DF2 * sd / math.sqrt(3)
+    assert f"[{mean - half:+.3f}, {mean + half:+.3f}]" in result.checks[0].numbers and "n=3 paired" in (
+        result.checks[0].numbers
+    )
+    assert result.checks[0].p_value == pytest.approx(stats.ttest_1samp(diffs, 0.0).pvalue)
     assert one(Exceeds("lin", "mlp", -0.30), runs) == HOLDS  # "no worse than 30 points": clearly
     assert one(Exceeds("lin", "mlp", 0.0), runs) == INCONCLUSIVE
     assert one(Exceeds("mlp", "lin", 0.30), runs) == FAILS  # "better by 30 points": clearly not
+
+
+def test_pairing_removes_the_variation_rows_share_through_their_seed():
+    # Seeds differ a lot, the rows differ by a steady 3 points: unpaired this would be inconclusive.
+    base = [0.40, 0.60, 0.80, 0.50, 0.70]
+    runs = frame(
+        {"x": [(v + 0.03, 0.3, "no_collapse") for v in base], "y": [(v, 0.3, "no_collapse") for v in base]}
+    )
+    welch = stats.ttest_ind([v + 0.03 for v in base], base, equal_var=False).pvalue
+    assert welch > 0.5 and one(Exceeds("x", "y", 0.0), runs) == HOLDS
+
+
+def test_seeds_run_by_only_one_row_are_left_out_and_counted():
+    runs = frame({"x": HEALTHY, "y": HEALTHY[:2]})
+    check = evaluate(Claim("c", "s", "src", (Exceeds("x", "y", -0.1),)), runs).checks[0]
+    assert "n=2 paired, 1 unmatched seeds left out" in check.numbers
+
+
+def test_holm_against_a_hand_computation():
+    # m = 4: sorted p 0.01, 0.02, 0.03, 0.5 → ×4, ×3, ×2, ×1 → 0.04, 0.06, 0.06 (monotone), 0.5.
+    assert holm([0.03, 0.5, 0.01, 0.02]) == pytest.approx([0.06, 0.5, 0.04, 0.06])
+    assert holm([0.4, 0.4]) == pytest.approx([0.8, 0.8]) and holm([0.9, 0.8]) == pytest.approx([1.0, 1.0])
+
+
+def test_holm_makes_a_test_inconclusive_in_a_family_that_it_would_pass_alone():
+    # One difference whose p is just under 0.05 alone: among 10 tests with p ≈ 0.5 it is no longer enough.
+    marginal = [(0.50 + d, 0.40, "no_collapse") for d in (0.06, 0.10, 0.14, 0.05, 0.12)]
+
+    def noise(k: int) -> list:  # differences averaging exactly the threshold k/1000: p = 1
+        return [(0.40 + k / 1000 + d, 0.40, "no_collapse") for d in (0.05, -0.06, 0.02, -0.01, 0.00)]
+
+    runs = frame({"m": marginal, **{f"n{k}": noise(k) for k in range(9)}})
+    claim = Claim("c", "s", "src", (Exceeds("m", REFERENCE, 0.14),))
+    alone = evaluate(claim, runs)
+    assert 0.01 < alone.checks[0].p_value < 0.05 and alone.verdict == HOLDS
+    others = [Claim(f"c{k}", "s", "src", (Exceeds(f"n{k}", REFERENCE, k / 1000),)) for k in range(9)]
+    together = evaluate_all([claim, *others], runs)
+    assert together[0].verdict == INCONCLUSIVE and together[0].checks[0].family_size == 10
+    assert together[0].checks[0].adjusted_p == pytest.approx(holm([r.checks[0].p_value for r in together])[0])
+
+
+def test_identical_rows_are_one_experiment_tested_once_and_named():
+    runs = frame({"a": HEALTHY, "b": HEALTHY, "c": [(0.5, 0.4, "no_collapse")] * 3})
+    results = evaluate_all(
+        [
+            Claim("x", "s", "src", (Exceeds("a", "c", 0.0),)),
+            Claim("y", "s", "src", (Exceeds("b", "c", 0.0),)),  # the same comparison under another name
+            Claim("z", "s", "src", (AvoidsCollapse("c"),)),
+        ],
+        runs,
+    )
+    assert results[0].same_experiment == (("a", "b"),) and results[2].same_experiment == ()
+    assert results[0].checks[0].family_size == 1  # counted once, not twice
+
+
+def test_a_borderline_seed_makes_collapse_tests_inconclusive():
+    borderline = [*COLLAPSED[:2], (0.3, 0.3, "borderline")]
+    assert one(Collapses("x"), frame({"x": borderline})) == INCONCLUSIVE
+    assert one(AvoidsCollapse("x"), frame({"x": [*HEALTHY[:2], (0.7, 0.4, "borderline")]})) == INCONCLUSIVE
+    assert one(Collapses("x"), frame({"x": [(0.3, 0.3, "borderline")] * 3})) == INCONCLUSIVE
 
 
 def test_a_claim_fails_if_any_test_fails_and_holds_only_if_all_hold():
@@ -129,3 +194,11 @@ def test_every_claim_names_existing_rows():
         unknown = set(claim.rows) - set(ROWS) - tau_rows
         assert not unknown, (claim.key, unknown)
     assert len({c.key for c in CLAIMS}) == len(CLAIMS)
+
+
+def test_every_claim_cites_published_numbers_that_exist():
+    from src.analysis.references import REFERENCES
+
+    for claim in CLAIMS:
+        assert set(claim.references) <= set(REFERENCES), (claim.key, set(claim.references) - set(REFERENCES))
+        assert "%" not in claim.source and "%" not in claim.statement, claim.key  # numbers come from the file

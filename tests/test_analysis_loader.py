@@ -15,7 +15,16 @@ from src.analysis.wandb_source import load_wandb_runs
 CONFIG = {
     "seed": 0,
     "model": {"target": {"tau": 0.99}, "taus": [0.9, 0.99]},
-    "metrics": {"verdict": {"representation": "z", "complete_below": 0.1, "dimensional_below": 0.05}},
+    "metrics": {
+        "verdict": {
+            "complete_on": ["z", "p"],
+            "dimensional_on": ["h", "z"],
+            "spread_below": 0.1,
+            "information_below": 0.05,
+            "dimensional_below": 0.05,
+            "band": 0.5,
+        }
+    },
 }
 
 
@@ -141,6 +150,8 @@ class FakeRun:
             "probe/linear_acc": acc,
             "collapse/z_std_sqrt_d": 0.02,
             "collapse/z_rank_frac": 0.02,
+            "collapse/z_cos_gap_centred": 0.001,
+            "collapse/z_rank_frac_centred": 0.5,
             "_runtime": 7.0,
         }
 
@@ -164,7 +175,7 @@ def test_wandb_source_gives_the_same_frames_and_recomputes_the_verdict():
     (run,) = loaded.runs.to_dict("records")
     assert run["run"] == "wandb:me/collapse-suite/a1" and run["row"] == "byol" and run["seed"] == 0
     assert run["probe/linear_acc"] == 0.3 and run["ref.probe/linear_acc"] == 0.4
-    assert run["verdict"] == "complete_collapse"  # z std·√d 0.02 < 0.1, by the run's own rule
+    assert run["verdict"] == "complete_collapse"  # z spread 0.02 < 0.1 and gap 0.001 < 0.05
     assert run["steps"] == 20 and run["wall_time_s"] == 7.0
     assert loaded.unfinished[["run", "status"]].to_dict("records") == [
         {"run": "wandb:me/collapse-suite/b2", "status": "crashed"}

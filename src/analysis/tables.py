@@ -1,9 +1,12 @@
 """The ablation table (in the spirit of BYOL Table 5(b)): one line per row of the study.
 
-Per row: how many seeds finished, how many of them collapsed, how many runs did not finish; mean and
-standard deviation over seeds of the probe accuracies and the collapse metrics; the mean random-init
-reference of the probe (each run's own, docs/design.md §5); and the change of the mean linear-probe accuracy
-against the baseline row. Standard deviations are sample stds over seeds (ddof=1): blank for one seed.
+Per row: how many seeds finished, how many of them collapsed and how many are borderline, how many runs
+did not finish; mean and standard deviation over seeds of the probe accuracies, the collapse metrics and
+the verdict's margins (signed distance of each deciding statistic from its threshold in band units,
+src/metrics/verdict.py; > 0 is the healthy side, |m| < 1 borderline); the mean random-init reference of
+the probe (each run's own, calibrated, docs/design.md §5); the change of the mean linear-probe accuracy
+against the baseline row; and which rows are the same experiment (identical per-seed results, e.g. by
+construction). Standard deviations are sample stds over seeds (ddof=1): blank for one seed.
 """
 
 from pathlib import Path
@@ -11,6 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 COLLAPSED = ("complete_collapse", "dimensional_collapse")
+BORDERLINE = "borderline"
+MARGIN_PREFIX = "margin/"  # the verdict's margins, stored with the final metrics of each run
+RESULT_PREFIXES = ("probe/", "collapse/", "train/")  # the final metrics that identify an experiment
 TABLE_METRICS = (
     "probe/linear_acc",
     "probe/knn_acc",
@@ -28,6 +34,25 @@ LABELS = {  # column titles of the markdown table
     "collapse/z_rank": "z eff. rank",
     "collapse/h_rank": "h eff. rank",
 }
+
+
+def margin_label(column: str) -> str:
+    """``margin/z_cos_gap_centred`` → ``m z_cos_gap_centred`` (column title)."""
+    return f"m {column.removeprefix(MARGIN_PREFIX)}"
+
+
+def identical_rows(runs: pd.DataFrame, by: str = "row") -> list[tuple[str, ...]]:
+    """Groups (sorted, size ≥ 2) of rows whose runs have the same seeds and, seed by seed, equal final
+    metrics: the same experiment under two names (``no_ema`` ≡ ``simsiam`` by construction)."""
+    columns = sorted(c for c in runs.columns if c.startswith(RESULT_PREFIXES))
+    fingerprints: dict[tuple, list[str]] = {}
+    for row, group in runs.groupby(by):
+        values = group.sort_values("seed")[["seed", *columns]]
+        key = tuple(
+            tuple("nan" if pd.isna(v) else v for v in line) for line in values.itertuples(index=False)
+        )
+        fingerprints.setdefault(key, []).append(row)
+    return sorted(tuple(sorted(rows)) for rows in fingerprints.values() if len(rows) > 1)
 
 
 def delta_column(baseline: str, metric: str = DELTA_METRIC) -> str:
@@ -66,8 +91,14 @@ def ablation_table(
     table["collapsed"] = (
         groups["verdict"].agg(lambda v: int(v.isin(COLLAPSED).sum())).reindex(index, fill_value=0)
     )
+    table["borderline"] = (
+        groups["verdict"].agg(lambda v: int((v == BORDERLINE).sum())).reindex(index, fill_value=0)
+    )
     table["unfinished"] = not_done.reindex(index, fill_value=0).astype(int)
-    for column in (*metrics, *(f"ref.{m}" for m in REFERENCE_METRICS)):
+    same = {row: group for group in identical_rows(runs, by) for row in group}
+    table["same as"] = [", ".join(r for r in same.get(row, ()) if r != row) for row in index]
+    margins = sorted(c for c in runs.columns if c.startswith(MARGIN_PREFIX))
+    for column in (*metrics, *(f"ref.{m}" for m in REFERENCE_METRICS), *margins):
         table[f"{column} mean"] = groups[column].mean().reindex(index)
         table[f"{column} std"] = groups[column].std(ddof=1).reindex(index)
     base = table[f"{DELTA_METRIC} mean"].get(baseline, float("nan"))
@@ -86,6 +117,7 @@ def table_markdown(table: pd.DataFrame, baseline: str = "byol") -> str:
     shown = pd.DataFrame(index=table.index)
     shown["seeds"] = table["seeds"]
     shown["collapsed"] = [f"{c}/{n}" for c, n in zip(table["collapsed"], table["seeds"], strict=True)]
+    shown["borderline"] = table["borderline"]
     shown["unfinished"] = table["unfinished"]
     columns = ["probe/linear_acc", "ref.probe/linear_acc"]
     columns += [c for c in LABELS if c not in columns and f"{c} mean" in table]
@@ -98,6 +130,13 @@ def table_markdown(table: pd.DataFrame, baseline: str = "byol") -> str:
         if column == "ref.probe/linear_acc":
             delta = table[delta_column(baseline)]
             shown[f"Δ acc vs {baseline}"] = ["–" if pd.isna(d) else f"{d:+.3f}" for d in delta]
+    for column in sorted(
+        c.removesuffix(" mean") for c in table if c.startswith(MARGIN_PREFIX) and c.endswith(" mean")
+    ):
+        shown[margin_label(column)] = [
+            mean_std(m, s, 1) for m, s in zip(table[f"{column} mean"], table[f"{column} std"], strict=True)
+        ]
+    shown["same as"] = table["same as"].replace("", "–")
     return shown.to_markdown(disable_numparse=True)
 
 

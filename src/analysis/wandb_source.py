@@ -9,7 +9,7 @@ step 0), the verdict is recomputed with the rule stored in the run's config, and
 import pandas as pd
 
 from src.analysis.loader import FINISHED, StudyRuns, frames, long_metrics, run_record, unfinished_record
-from src.metrics.verdict import collapse_verdict
+from src.metrics.verdict import VerdictRule, collapse_verdict
 from src.runs.record import config_hash
 
 MEASURED = ("collapse/", "probe/")  # the monitor's namespaces: logged before the first step too
@@ -36,14 +36,8 @@ def summary_from_wandb(run, history: pd.DataFrame) -> dict:
     """A summary shaped like the one ``src.train.train`` writes, from what wandb stores."""
     config = {k: v for k, v in dict(run.config).items() if k != "choices"}
     final = {k: float(v) for k, v in dict(run.summary).items() if k.startswith(LOGGED)}
-    rule = config["metrics"]["verdict"]
-    rep = rule["representation"]
-    verdict = collapse_verdict(
-        final.get(f"collapse/{rep}_std_sqrt_d", float("nan")),
-        final.get(f"collapse/{rep}_rank_frac", float("nan")),
-        complete_below=rule["complete_below"],
-        dimensional_below=rule["dimensional_below"],
-    )
+    scalars = {k.removeprefix("collapse/"): v for k, v in final.items() if k.startswith("collapse/")}
+    verdict = collapse_verdict(scalars, VerdictRule.from_settings(config["metrics"]["verdict"])).verdict
     return {
         "status": FINISHED if run.state == "finished" else run.state,
         "row": config.get("row"),

@@ -13,6 +13,10 @@ Conventions pinned here and used everywhere in the suite:
   they make a constant set exactly 0.
 - Zero rows stay zero after ℓ2 normalisation (F.normalize's eps), so a network that outputs all zeros
   reads as completely collapsed rather than as NaN.
+- The *centred* statistics (``centred_*``, ``cosine_gap``) first ℓ2-normalise the rows and subtract
+  their mean direction, so a large mean shared by every output (which drives the uncentred std and the
+  raw cosines towards "collapsed") is not mistaken for collapse; they describe how the outputs vary
+  around that mean. The uncentred ones are kept for continuity with SimSiam's monitor and RankMe.
 """
 
 import math
@@ -116,6 +120,60 @@ def negative_cosine(x: Tensor, y: Tensor) -> Tensor:
     return (cos.sum() - cos.diagonal().sum()) / (n * (n - 1))
 
 
+def centred_directions(x: Tensor, mean: Tensor | None = None) -> Tensor:
+    """ℓ2-normalised rows minus their mean direction: (N, d) → (N, d).
+
+    ``mean`` (d,) is the mean direction to subtract (default: that of x itself); a pair of views is
+    centred with the mean of both, so their cosines are comparable. An exactly constant x gives zeros.
+    """
+    unit = l2_normalise(_as_matrix(x, "x"))  # (N, d)
+    return unit - (unit.mean(dim=0) if mean is None else mean)  # (N, d)
+
+
+def centred_normalised_std(x: Tensor) -> Tensor:
+    """normalised_std of the centred directions, each re-normalised to unit length.
+
+    How evenly the deviations from the mean direction spread over the coordinates, whatever their size:
+    ≈ 1/√d for isotropic deviations (also around a large shared mean), √k/d for deviations confined to
+    k coordinate axes. NOTE: like normalised_std it is not rotation invariant (a random k-dimensional
+    subspace spreads over all coordinates): centred_effective_rank is the measure of dimension. And it
+    is scale-free by design, so a constant plus tiny noise reads as spread out; whether the outputs
+    carry information is what the cosine gap measures.
+    """
+    return normalised_std(centred_directions(x))  # (N, d) -> ()
+
+
+def centred_singular_values(x: Tensor) -> Tensor:
+    """Singular values of the centred directions (the PCA spectrum of x's ℓ2-normalised rows),
+    (min(N, d),) float32, descending. All zero for a constant x."""
+    return torch.linalg.svdvals(centred_directions(x))  # (min(N, d),)
+
+
+def centred_effective_rank(x: Tensor, eps: float = 1e-7) -> Tensor:
+    """effective_rank's entropy formula on centred_singular_values: how many directions the outputs
+    vary in around their mean. k for a rank-k subspace around any mean; ≈ 1 for an exactly constant x
+    (all singular values 0: p_k = ε for all k)."""
+    sigma = centred_singular_values(x)  # (m,)
+    p = sigma / sigma.sum().clamp_min(torch.finfo(sigma.dtype).tiny) + eps  # (m,)
+    return torch.exp(-(p * torch.log(p)).sum())
+
+
+def cosine_gap(x: Tensor, y: Tensor, centred: bool = False) -> Tensor:
+    """Mean cosine of positive pairs minus that of non-matching pairs: how much closer the two views of
+    one input are than two different inputs, i.e. whether the output carries information about its
+    input. 0 when the output does not depend on the input (collapse), up to ≈ 1.
+
+    With ``centred`` both views are first centred with their common mean direction
+    (centred_directions), so a large shared mean neither shrinks the gap nor hides collapse. An exactly
+    constant output then has zero rows, cosines 0 and a gap of 0.
+    """
+    x, y = _as_pair(x, y, min_rows=2)
+    if centred:
+        mean = torch.cat([l2_normalise(x), l2_normalise(y)]).mean(dim=0)  # (d,)
+        x, y = centred_directions(x, mean), centred_directions(y, mean)  # (N, d) each
+    return positive_cosine(x, y) - negative_cosine(x, y)
+
+
 def representation_metrics(view1: Tensor, view2: Tensor, name: str) -> dict[str, float]:
     """All collapse statistics of one representation (e.g. "h", "z", "p") as a flat dict of floats.
 
@@ -126,6 +184,7 @@ def representation_metrics(view1: Tensor, view2: Tensor, name: str) -> dict[str,
     n, d = view1.shape
     std = normalised_std(view1).item()
     rank = effective_rank(view1).item()
+    crank = centred_effective_rank(view1).item()
     return {
         f"{name}_std": std,
         f"{name}_std_sqrt_d": std * math.sqrt(d),  # 1 means as spread out as an isotropic Gaussian
@@ -135,4 +194,9 @@ def representation_metrics(view1: Tensor, view2: Tensor, name: str) -> dict[str,
         f"{name}_uniform": uniformity(view1).item(),
         f"{name}_cos_pos": positive_cosine(view1, view2).item(),
         f"{name}_cos_neg": negative_cosine(view1, view2).item(),
+        f"{name}_cos_gap": cosine_gap(view1, view2).item(),
+        f"{name}_cos_gap_centred": cosine_gap(view1, view2, centred=True).item(),
+        f"{name}_std_sqrt_d_centred": centred_normalised_std(view1).item() * math.sqrt(d),
+        f"{name}_rank_centred": crank,
+        f"{name}_rank_frac_centred": crank / min(n, d),
     }

@@ -1,15 +1,18 @@
 """Measures collapse during training (docs/design.md §5): before the first step (the run's own random-init
 reference), every ``every_n_steps`` optimizer steps, and at the end. Always in eval mode, without
-gradient, on the data module's fixed held-out set.
+gradient, on the data module's fixed held-out set, with BatchNorm statistics calibrated on training
+batches for that measurement only (src/metrics/calibration.py).
 """
 
 import pytorch_lightning as pl
 import torch
 
+from src.config.checks import require_int
 from src.data.base import SSLDataModule
+from src.metrics.calibration import calibrated_batchnorm
 from src.metrics.collapse import representation_metrics, singular_values
 from src.metrics.probes import knn_accuracy, linear_probe_accuracy
-from src.metrics.verdict import collapse_verdict
+from src.metrics.verdict import Verdict, VerdictRule, collapse_verdict
 from src.runs.divergence import Diverged, require_finite
 
 
@@ -29,10 +32,9 @@ def encode(module, datamodule: SSLDataModule, x: torch.Tensor, batch_size: int) 
 
 
 def measure(module, datamodule: SSLDataModule, settings: dict) -> tuple[dict[str, float], dict[str, list]]:
-    """All metrics of the module as it is now: (scalars, singular spectra). Restores the training mode."""
-    was_training = module.training
-    module.eval()
-    try:
+    """All metrics of the module as it is now: (scalars, singular spectra). Leaves the module's state and
+    training mode as they were."""
+    with calibrated_batchnorm(module, datamodule, settings["calibration_batches"]):
         eval_set = datamodule.eval_set()
         probe = datamodule.probe_splits()
         bs = settings["batch_size"]
@@ -51,8 +53,6 @@ def measure(module, datamodule: SSLDataModule, settings: dict) -> tuple[dict[str
         scalars["knn_acc"] = knn_accuracy(
             train_h, probe.train_y, test_h, probe.test_y, k, k=settings["knn_k"]
         )
-    finally:
-        module.train(was_training)
     return scalars, spectra
 
 
@@ -65,6 +65,9 @@ class CollapseMonitor(pl.Callback):
     """Keeps the reference (before training) and the latest measurement; logs every measurement."""
 
     def __init__(self, settings: dict):
+        # Checked here, when the run is built: a bad value is refused before any training step.
+        require_int("metrics.calibration_batches", settings["calibration_batches"], 0)
+        self.rule = VerdictRule.from_settings(settings["verdict"])
         self.settings = settings
         self.reference: dict[str, float] | None = None
         self.reference_spectra: dict[str, list] | None = None
@@ -111,12 +114,6 @@ class CollapseMonitor(pl.Callback):
     def on_train_end(self, trainer: pl.Trainer, module) -> None:
         self.final, self.final_spectra = self._measure_and_log(trainer, module)
 
-    def verdict(self) -> str:
-        rule = self.settings["verdict"]
-        rep = rule["representation"]
-        return collapse_verdict(
-            self.final[f"{rep}_std_sqrt_d"],
-            self.final[f"{rep}_rank_frac"],
-            complete_below=rule["complete_below"],
-            dimensional_below=rule["dimensional_below"],
-        )
+    def verdict(self) -> Verdict:
+        """The written rule applied to the final measurement, with its margins."""
+        return collapse_verdict(self.final, self.rule)
