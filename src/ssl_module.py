@@ -19,9 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from src.config.checks import require_choice
+from src.config.checks import require_bool, require_choice
 from src.config.errors import ConfigError
+from src.mechanisms.distributed import gather_rows
 from src.mechanisms.losses import Objective
+from src.mechanisms.queue import KeyQueue
 from src.models.encoder import Encoder
 
 
@@ -52,9 +54,11 @@ class SSLModule(pl.LightningModule):
         optimizer: Callable[..., tuple],
         channels_last: bool = False,
         compile: bool = False,
+        predictor_trained: bool = True,
     ):
         super().__init__()
         require_choice("model.predictor.side", predictor_side, ("online", "target"))
+        require_bool("model.predictor.trained", predictor_trained)
         backbone_module = backbone(input_shape)
         projector_module = projector(backbone_module.out_dim)
         self.encoder = Encoder(backbone_module, projector_module)
@@ -67,11 +71,31 @@ class SSLModule(pl.LightningModule):
                     "model.predictor.side=target needs a separate target network (model/target=ema, frozen"
                     " or ensemble); with model/target=online the predictor would sit on the online network"
                 )
-            # The seed's point: on the target side the predictor receives no gradient and stays random.
+            if getattr(self.predictor, "tracks_projections", False):
+                raise ConfigError(
+                    "model.predictor.side must be online for model/predictor=directpred|directcopy (W is set"
+                    " from the online projections), got target"
+                )
+        if predictor_side == "target" or not predictor_trained:
+            # The seed's point: on the target side the predictor receives no gradient and stays random;
+            # `trained: false` keeps a random predictor on the online side (SimSiam Table 1).
             self.predictor.requires_grad_(False)
+        self.predictor_tracks = getattr(self.predictor, "tracks_projections", False)  # DirectPred/Copy
         # A cheap monitor (docs/design.md §5): a linear classifier on detached h, trained alongside.
         self.online_probe = nn.Linear(backbone_module.out_dim, num_classes)
         self.objective = objective
+        # MoCo's queue: a module so that its keys are in the checkpoint; filled after each optimizer step.
+        self.negatives_queue = (
+            KeyQueue(objective.queue_size, projector_module.out_dim)
+            if objective.negatives == "queue"
+            else None
+        )
+        if self.negatives_queue is not None and self.target.members_learn:
+            raise ConfigError(
+                "model.loss.negatives must be batch with model/target=learned_ensemble (K predictions per"
+                " sample), got queue"
+            )
+        self._pending_keys: list[torch.Tensor] = []
         self.make_optimizer = optimizer
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if channels_last:
@@ -101,14 +125,26 @@ class SSLModule(pl.LightningModule):
         x: (B, *input_shape) → h (B, h_dim), z (B, z_dim), p (B, z_dim): the prediction, z itself when
         the predictor sits on the target side; and with ``with_target`` t (B, z_dim), the regression
         target of the *other* view's prediction (detached unless the target is the online network without
-        stop-gradient; passed through the frozen predictor when it sits on the target side).
+        stop-gradient; passed through the frozen predictor when it sits on the target side). With a learned
+        ensemble (``target.members_learn``) and ``with_target``, p and t hold one block of B rows per
+        member, (K·B, z_dim) each, member 0 the online network.
         """
         x = self._input(x)
         h, z = self.encoder(x)
         online_predictor = self.predictor_side == "online"
-        out = {"h": h, "z": z, "p": self.predictor(z) if online_predictor else z}
+        t = None
+        if with_target and self.target.members_learn:
+            # Becker–Hinton learned ensemble: one prediction and one target per member, (K·B, d) each;
+            # the predictor sees each member's batch separately (BatchNorm statistics per member).
+            members = self.target.member_projections(x, z)  # (K, B, d), member 0 = z
+            p = torch.cat([self.predictor(m) for m in members]) if online_predictor else members.flatten(0, 1)
+            t = self.target.member_targets(members).flatten(0, 1)
+        else:
+            p = self.predictor(z) if online_predictor else z
+            if with_target:
+                t = self.target(x, z)
+        out = {"h": h, "z": z, "p": p}
         if with_target:
-            t = self.target(x, z)
             if not online_predictor:
                 with torch.no_grad():
                     t = self.predictor(t)
@@ -119,7 +155,11 @@ class SSLModule(pl.LightningModule):
         x1, x2, y = batch
         # NOTE: each view is its own forward pass (BYOL, solo-learn), so BatchNorm statistics are per view.
         v1, v2 = self.forward_view(x1), self.forward_view(x2)
-        losses = self.objective(v1["p"], v2["p"], v1["t"], v2["t"])
+        losses = self.objective(v1["p"], v2["p"], v1["t"], v2["t"], self.negatives_queue)
+        if self.negatives_queue is not None:  # enqueued after the optimizer step, from every process
+            self._pending_keys.append(gather_rows(torch.cat([v1["t"], v2["t"]]).detach())[0])
+        if self.predictor_tracks:  # DirectPred/DirectCopy: F̂ from this step's projections, all processes
+            self.predictor.observe(gather_rows(torch.cat([v1["z"], v2["z"]]).detach())[0])
         logits = self.online_probe(torch.cat([v1["h"], v2["h"]]).detach())
         probe_loss, probe_acc = online_probe_loss(logits, torch.cat([y, y]))
         loss = losses.pop("loss")
@@ -138,6 +178,11 @@ class SSLModule(pl.LightningModule):
         )
         if logs:
             self.log_dict(logs)
+        if self.predictor_tracks:
+            self.predictor.refresh(self.trainer.global_step)
+        for keys in self._pending_keys:
+            self.negatives_queue.push(keys)
+        self._pending_keys.clear()
 
     def configure_optimizers(self):
         parts = {"encoder": self.encoder, "predictor": self.predictor, "probe": self.online_probe}

@@ -28,6 +28,8 @@ from src.ssl_module import SSLModule
 
 def build_module(cfg: DictConfig, datamodule: SSLDataModule) -> SSLModule:
     model = cfg.model
+    objective = build(model.loss)
+    objective.check_batch_size(datamodule.batch_size)
     return SSLModule(
         input_shape=datamodule.input_shape,
         num_classes=datamodule.num_classes,
@@ -36,10 +38,11 @@ def build_module(cfg: DictConfig, datamodule: SSLDataModule) -> SSLModule:
         predictor=build(model.predictor.net),
         predictor_side=model.predictor.side,
         target=build(model.target),
-        objective=build(model.loss),
+        objective=objective,
         optimizer=build(cfg.optimizer),
         channels_last=model.channels_last,
         compile=model.compile,
+        predictor_trained=model.predictor.trained,
     )
 
 

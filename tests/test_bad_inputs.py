@@ -36,6 +36,22 @@ CASES = {
         [*ENSEMBLE, "model.target.taus=[0.9,0.9,0.9,1.5]"],
         "model.target.taus[k] must be a finite number in [0, 1], got 1.5",
     ),
+    "queue smaller than a step's keys": (
+        ["+ablation=moco", "model.loss.queue_size=100"],
+        "model.loss.queue_size must be ≥ 2 × data.batch_size = 128 (one step enqueues",
+    ),
+    "negative DirectPred epsilon": (
+        ["model/predictor=directpred", "model.predictor.net.eps=-0.1"],
+        "model.predictor.net.eps must be a finite number ≥ 0, got -0.1",
+    ),
+    "DirectPred rho of zero": (
+        ["model/predictor=directpred", "model.predictor.net.rho=0"],
+        "model.predictor.net.rho must be a finite number in (0, 1], got 0",
+    ),
+    "learned ensemble of one": (
+        ["model/target=learned_ensemble", "model.target.num_members=1"],
+        "model.target.num_members must be an integer ≥ 2, got 1",
+    ),
     "zero learning rate": (["optimizer.lr=0"], "optimizer.lr must be a finite number > 0, got 0"),
     "negative weight decay": (
         ["optimizer.weight_decay=-1"],
@@ -99,12 +115,16 @@ CASES = {
     "frozen ensemble with learned weights and no members": (
         [
             *ENSEMBLE,
-            "model.target.member_update=frozen",
+            "model.target.member.update=frozen",
             "model.target.weights=learned",
             "model.target.num_members=0",
             "model.target.taus=[]",
         ],
         "model.target.num_members must be an integer ≥ 1, got 0",
+    ),
+    "DirectPred on the target side": (
+        ["model/predictor=directpred", "model.predictor.side=target"],
+        "model.predictor.side must be online for model/predictor=directpred|directcopy",
     ),
     # data and output folders ({tmp} is the test's temporary folder)
     "image folder without a root": (["data=imagefolder"], "data.root must be set (its default is ???)"),

@@ -1,6 +1,7 @@
 """Unit tests of the pure functions: EMA, τ schedule, loss, learning-rate schedule, parameter groups."""
 
 import math
+from functools import partial
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ from src.config.errors import ConfigError
 from src.mechanisms.ema import cosine_tau, ema_update_
 from src.mechanisms.losses import Objective, negatives_term, normalised_regression, symmetric_loss
 from src.mechanisms.optim import build_optimizer, lr_factor, split_decay
+from src.mechanisms.targets import EnsembleTarget, NetworkTarget
 
 
 def tensors(seed: int, n: int = 3) -> list[torch.Tensor]:
@@ -140,3 +142,32 @@ def test_fixed_predictor_rate_is_not_scheduled():
     rates = {g["name"]: g["lr"] for g in optimizer.param_groups}
     assert rates["predictor"] == pytest.approx(0.1)
     assert rates["encoder"] == pytest.approx(0.1 * 0.5 * (1 + math.cos(math.pi * 0.5)))
+
+
+def test_predictor_weight_decay_is_its_own_setting():
+    parts = {"encoder": nn.Linear(3, 3), "predictor": nn.Linear(3, 3)}
+    common = dict(
+        lr=0.1, weight_decay=0.01, exclude_bias_and_norm=True, warmup_fraction=0.0, schedule="cosine",
+        predictor_lr="same", predictor_lr_scale=1.0, total_steps=10,
+    )  # fmt: skip
+    decays = {
+        g["name"]: g["weight_decay"]
+        for g in build_optimizer(torch.optim.SGD, parts, **common)[0].param_groups
+    }
+    assert decays == {"encoder": 0.01, "encoder/no_decay": 0.0, "predictor": 0.01, "predictor/no_decay": 0.0}
+    optimizer, _ = build_optimizer(torch.optim.SGD, parts, **common, predictor_weight_decay=0.0)
+    decays = {g["name"]: g["weight_decay"] for g in optimizer.param_groups}
+    assert decays["predictor"] == 0.0 and decays["encoder"] == 0.01
+    with pytest.raises(ConfigError, match=r"optimizer\.predictor_weight_decay"):
+        build_optimizer(torch.optim.SGD, parts, **common, predictor_weight_decay=-1.0)
+
+
+def test_ensemble_members_are_built_from_the_member_config():
+    online = nn.Sequential(nn.Linear(3, 3))
+    ensemble = EnsembleTarget(
+        online, partial(NetworkTarget, init="copy", update="ema"), num_members=3, taus=[0.1, 0.5, 0.9]
+    )
+    assert [m.tau_base for m in ensemble.members] == [0.1, 0.5, 0.9]
+    assert all(m.init == "copy" and m.update_rule == "ema" for m in ensemble.members)
+    with pytest.raises(ConfigError, match=r"model\.target\.num_members"):
+        EnsembleTarget(online, partial(NetworkTarget), num_members=0, taus=[])

@@ -110,8 +110,8 @@ def test_ensemble_of_one_is_exactly_the_single_target(tiny_config, update):
     single, dm = built(tiny_config, single_cfg, "model.target.init=independent")
     ensemble, _ = built(
         tiny_config, "model/target=ensemble", "model.target.num_members=1", "model.target.taus=[0.99]",
-        f"model.target.member_update={update}", "model.target.normalise_members=false",
-        "model.target.tau_final=1.0", "model.target.schedule=cosine",
+        f"model.target.member.update={update}", "model.target.normalise_members=false",
+        "model.target.member.tau_final=1.0", "model.target.member.schedule=cosine",
     )  # fmt: skip
     dm.setup("fit")
     x1, _, _ = dm.train_batch(0)

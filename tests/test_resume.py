@@ -34,10 +34,10 @@ def uninterrupted(tmp_path_factory):
     return run_dir
 
 
-def kill_mid_run(run_dir, sig: signal.Signals) -> tuple[int, str]:
-    """Run the command in a child process and send it ``sig`` as soon as its first checkpoint exists;
-    returns the child's exit code and stderr."""
-    child = Child([*LONG, f"hydra.run.dir={run_dir}"])
+def kill_mid_run(run_dir, sig: signal.Signals, extra: tuple[str, ...] = ()) -> tuple[int, str]:
+    """Run the command (``extra`` overrides appended) in a child process and send it ``sig`` as soon as
+    its first checkpoint exists; returns the child's exit code and stderr."""
+    child = Child([*LONG, *extra, f"hydra.run.dir={run_dir}"])
     checkpoint = run_dir / "checkpoints" / "last.ckpt"
     while not checkpoint.exists() and child.process.is_alive():
         time.sleep(0.01)
@@ -46,10 +46,10 @@ def kill_mid_run(run_dir, sig: signal.Signals) -> tuple[int, str]:
     return code, err
 
 
-def assert_resumes_to_the_uninterrupted_result(run_dir, uninterrupted) -> None:
+def assert_resumes_to_the_uninterrupted_result(run_dir, uninterrupted, extra: tuple[str, ...] = ()) -> None:
     checkpoint_step = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
     assert 3 <= checkpoint_step < 24
-    code, _, err = run_cli([*LONG, f"hydra.run.dir={run_dir}"])
+    code, _, err = run_cli([*LONG, *extra, f"hydra.run.dir={run_dir}"])
     assert code == 0, err
     resumed, reference = summary(run_dir), summary(uninterrupted)
     assert resumed["resumed_from_step"] == checkpoint_step

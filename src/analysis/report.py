@@ -26,12 +26,14 @@ from src.analysis.claims import CONFIDENCE, MIN_SEEDS, Claim, ClaimResult, descr
 from src.analysis.figures import write_figures
 from src.analysis.loader import StudyRuns, load_runs
 from src.analysis.references import quote
+from src.analysis.predictor_figures import plot_predictor_dynamics
 from src.analysis.tables import ablation_table, table_markdown, write_table
 
 FIGURE_TITLES = {
     "dynamics": "Collapse metrics and probe accuracy against the training step",
     "spectra": "Final singular spectra per row",
     "tau_sweep": "Accuracy and effective rank against the EMA rate τ",
+    "predictor": "Predictor eigenvalues and eigenvector alignment with F against the training step",
 }
 
 
@@ -182,6 +184,9 @@ def write_report(
     table = ablation_table(loaded.runs, baseline=baseline, unfinished=loaded.unfinished)
     table_md, table_csv = write_table(table, study_dir, baseline)
     figures = write_figures(loaded.runs, loaded.steps, loaded.spectra, study_dir / "figures", baseline)
+    predictor = plot_predictor_dynamics(loaded.steps, study_dir / "figures" / "predictor.png", baseline)
+    if predictor is not None:
+        figures["predictor"] = predictor
     results = evaluate_all(claims, loaded.runs)
     claims_md = study_dir / "claims.md"
     text = claims_markdown(

@@ -19,7 +19,7 @@ def check_settings(cfg: DictConfig) -> None:
     require_int("trainer.max_steps", cfg.trainer.max_steps, 1)  # −1 would train forever on endless data
     require_int("trainer.accumulate_grad_batches", cfg.trainer.accumulate_grad_batches, 1)
     require_int("checkpoint.every_n_steps", cfg.checkpoint.every_n_steps, 1)
-    for key in ("every_n_steps", "batch_size", "probe_steps", "knn_k"):
+    for key in ("every_n_steps", "batch_size", "probe_steps", "knn_k", "predictor_top_k"):
         require_int(f"metrics.{key}", cfg.metrics[key], 1)
     if cfg.cpu_threads is not None:
         require_int("cpu_threads", cfg.cpu_threads, 1)

@@ -14,6 +14,11 @@ constant and a positive factor.
 
 Under multi-process training the candidates are the targets of the whole global batch, gathered from
 every process (src/mechanisms/distributed.py); a process's own samples sit at rows offset … offset + B of them.
+
+``negatives: queue`` (MoCo) keeps the same formula with other candidates: sample i's own positive and the
+keys of earlier steps held in a queue (src/mechanisms/queue.py), so that with β = 1 and no predictor the
+loss is 2 + 2α·InfoNCE(q = p_i; k⁺ = t_i', k⁻ = the queue), MoCo v2's loss up to a constant and a factor.
+NOTE: symmetrised over the two view orders (BYOL, MoCo v3); MoCo v2 uses one order.
 """
 
 from collections.abc import Callable
@@ -22,7 +27,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from src.config.checks import require_choice, require_float
+from src.config.checks import require_choice, require_float, require_int
+from src.config.errors import ConfigError
 from src.mechanisms.distributed import gather_rows
 
 Gather = Callable[[torch.Tensor], tuple[torch.Tensor, int]]  # (B, d) -> (candidates (N, d), own first row)
@@ -57,6 +63,19 @@ def negatives_term(
     return 2.0 * temperature * torch.logsumexp(torch.cat([same, other], dim=1), dim=1).mean()
 
 
+def queue_negatives_term(
+    p: torch.Tensor, positive: torch.Tensor, keys: torch.Tensor, valid: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """2α · mean_i logsumexp over {positive_i} ∪ {valid queue keys} of cos(p_i, c)/α.
+
+    p, positive: (B, d) predictions and their other-view targets; keys: (Q, d); valid: (Q,) bool → ().
+    """
+    p, positive, keys = (F.normalize(x, dim=-1) for x in (p, positive, keys))
+    own = (p * positive).sum(-1, keepdim=True) / temperature  # (B, 1)
+    queued = (p @ keys.T / temperature).masked_fill(~valid[None, :], float("-inf"))  # (B, Q)
+    return 2.0 * temperature * torch.logsumexp(torch.cat([own, queued], dim=1), dim=1).mean()
+
+
 def symmetric_loss(
     p1: torch.Tensor,
     p2: torch.Tensor,
@@ -66,18 +85,27 @@ def symmetric_loss(
     temperature: float,
     view_reduction: str = "mean",
     gather: Gather = own_rows,
+    queue: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Both view orders of the objective. p*, t*: (B, d). Returns the total ("loss") and its parts.
 
     ``view_reduction``: "mean" averages the two orders (the default here and in docs/design.md §4), "sum"
     adds them as BYOL's Eq. 2 does (twice the gradient, which matters with a fixed learning rate).
     ``gather`` gives the negatives' candidates for a process's targets (only called when β > 0).
+    ``queue`` (keys (Q, d), valid (Q,)): the candidates are each sample's positive and the queued keys.
     """
     scale = 0.5 if view_reduction == "mean" else 1.0
     regression = scale * (normalised_regression(p1, t2) + normalised_regression(p2, t1))
     parts = {"loss_regression": regression}
     total = regression
-    if negatives_weight > 0:
+    if negatives_weight > 0 and queue is not None:
+        negatives = scale * (
+            queue_negatives_term(p1, t2, *queue, temperature)
+            + queue_negatives_term(p2, t1, *queue, temperature)
+        )
+        parts["loss_negatives"] = negatives
+        total = total + negatives_weight * negatives
+    elif negatives_weight > 0:
         (c1, offset), (c2, _) = gather(t1), gather(t2)  # (N, d) each
         negatives = scale * (
             negatives_term(p1, c1, c2, temperature, offset) + negatives_term(p2, c2, c1, temperature, offset)
@@ -94,13 +122,25 @@ class Objective:
     negatives_weight: float = 0.0  # β of BYOL's Eq. 6: 0 is BYOL, 1 is SimCLR's NT-Xent
     temperature: float = 0.2  # α of BYOL's Eq. 6 (SimCLR's τ)
     view_reduction: str = "mean"
+    negatives: str = "batch"  # batch (SimCLR, BYOL Eq. 6) | queue (MoCo: keys of earlier steps)
+    queue_size: int = 4096  # Q, used with negatives=queue
 
     def __post_init__(self):
         require_float("model.loss.negatives_weight", self.negatives_weight, 0)
         require_float("model.loss.temperature", self.temperature, 0, open_low=True)
         require_choice("model.loss.view_reduction", self.view_reduction, ("mean", "sum"))
+        require_choice("model.loss.negatives", self.negatives, ("batch", "queue"))
+        require_int("model.loss.queue_size", self.queue_size, 1)
 
-    def __call__(self, p1, p2, t1, t2) -> dict[str, torch.Tensor]:
+    def check_batch_size(self, batch_size: int) -> None:
+        """A step pushes the targets of both views of the global batch; the queue must hold them all."""
+        if self.negatives == "queue" and self.queue_size < 2 * batch_size:
+            raise ConfigError(
+                f"model.loss.queue_size must be ≥ 2 × data.batch_size = {2 * batch_size} (one step enqueues"
+                f" the targets of both views of the batch), got {self.queue_size}"
+            )
+
+    def __call__(self, p1, p2, t1, t2, queue=None) -> dict[str, torch.Tensor]:
         """The objective of one process's batch; candidates gathered from every process (if several).
 
         NOTE: computed in float32 with autocast off, whatever the training precision: cosines divided by
@@ -108,6 +148,15 @@ class Objective:
         """
         with torch.autocast(p1.device.type, enabled=False):
             p1, p2, t1, t2 = (x.float() for x in (p1, p2, t1, t2))
+            contents = None if queue is None else queue.contents()
             return symmetric_loss(
-                p1, p2, t1, t2, self.negatives_weight, self.temperature, self.view_reduction, gather_rows
+                p1,
+                p2,
+                t1,
+                t2,
+                self.negatives_weight,
+                self.temperature,
+                self.view_reduction,
+                gather_rows,
+                contents,
             )

@@ -41,15 +41,18 @@ def parameter_groups(
     exclude_bias_and_norm: bool,
     lr_scales: dict[str, float],
     unscheduled: set[str],
+    weight_decays: dict[str, float] | None = None,
 ) -> list[dict]:
     """One or two groups per named part. Each group carries ``name`` and ``scheduled`` (False: the
-    learning rate stays at its base value, as SimSiam's fixed predictor rate)."""
+    learning rate stays at its base value, as SimSiam's fixed predictor rate). ``weight_decays`` overrides
+    the weight decay of a named part."""
     groups = []
     for name, module in parts.items():
         decay, no_decay = split_decay(module)
         if not exclude_bias_and_norm:
             decay, no_decay = decay + no_decay, []
-        for suffix, params, wd in (("", decay, weight_decay), ("/no_decay", no_decay, 0.0)):
+        part_decay = (weight_decays or {}).get(name, weight_decay)
+        for suffix, params, wd in (("", decay, part_decay), ("/no_decay", no_decay, 0.0)):
             if params:
                 groups.append(
                     {
@@ -74,18 +77,23 @@ def build_optimizer(
     predictor_lr: str,
     predictor_lr_scale: float,
     total_steps: int,
+    predictor_weight_decay: float | None = None,
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     """The optimizer over ``parts`` (online encoder, predictor, probe, learned ensemble weights) and a
-    per-step scheduler whose horizon is the trainer's total step count."""
+    per-step scheduler whose horizon is the trainer's total step count. ``predictor_weight_decay`` (None:
+    the shared ``weight_decay``) sets the predictor's own."""
     require_float("optimizer.lr", lr, 0, open_low=True)
     require_float("optimizer.weight_decay", weight_decay, 0)
     require_float("optimizer.warmup_fraction", warmup_fraction, 0, 1, open_high=True)
     require_choice("optimizer.schedule", schedule, ("cosine", "constant"))
     require_choice("optimizer.predictor_lr", predictor_lr, PREDICTOR_POLICIES)
     require_float("optimizer.predictor_lr_scale", predictor_lr_scale, 0, open_low=True)
+    decays = {}
+    if predictor_weight_decay is not None:
+        decays["predictor"] = require_float("optimizer.predictor_weight_decay", predictor_weight_decay, 0)
     scales = {"predictor": predictor_lr_scale} if predictor_lr == "scaled" else {}
     unscheduled = {"predictor"} if predictor_lr == "fixed" else set()
-    groups = parameter_groups(parts, lr, weight_decay, exclude_bias_and_norm, scales, unscheduled)
+    groups = parameter_groups(parts, lr, weight_decay, exclude_bias_and_norm, scales, unscheduled, decays)
     optimizer = algorithm(groups, lr=lr, weight_decay=weight_decay)
     warmup = int(warmup_fraction * total_steps)
     factors = [

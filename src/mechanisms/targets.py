@@ -8,10 +8,13 @@
   stop-gradient (SimSiam; SimCLR when gradients flow through both branches).
 
 Every target maps (x, online_z) → t and has ``update(online, step, total_steps)``, called once per
-optimizer step, after the step, by the LightningModule; it returns what should be logged.
+optimizer step, after the step, by the LightningModule; it returns what should be logged. A target whose
+``members_learn`` is true (Becker & Hinton's learned ensemble, src/mechanisms/learned_ensemble.py) also
+gives the module one prediction and one target per member.
 """
 
 import copy
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -24,12 +27,21 @@ from src.models.encoder import Encoder, reinitialise_
 
 INITS = ("copy", "independent")
 UPDATES = ("ema", "frozen")
+WEIGHTINGS = ("uniform", "random", "learned")
+
+
+def fixed_weights(num_members: int, weighting: str) -> torch.Tensor:
+    """(K,) fixed combination weights summing to 1: uniform, or one Dirichlet(1) draw ("random")."""
+    if weighting == "random":
+        return torch.distributions.Dirichlet(torch.ones(num_members)).sample()
+    return torch.full((num_members,), 1.0 / num_members)
 
 
 class NetworkTarget(nn.Module):
     """A target network with its own weights, never in the optimizer and never given a gradient."""
 
     uses_online_output = False
+    members_learn = False
 
     def __init__(
         self,
@@ -90,31 +102,27 @@ class NetworkTarget(nn.Module):
 class EnsembleTarget(nn.Module):
     """Becker & Hinton's ensemble: t = Σ_k w_k · normalise(member_k(x)), with Σ_k w_k = 1.
 
-    Members are ``NetworkTarget``s (independent or copied init; frozen or EMA with one τ each). Weights
-    are uniform, fixed random (a Dirichlet(1) draw), or learned through the loss as a softmax over logits
-    (the only trainable part of any target, logged as ``ensemble/w{k}``). With K = 1 and
-    ``normalise_members: false`` this is exactly the member's own target.
+    Members are built from one member config (``member``: a partial ``NetworkTarget``, independent or
+    copied init, frozen or EMA), member k with its own τ_k from ``taus``. Weights are uniform, fixed
+    random (a Dirichlet(1) draw), or learned through the loss as a softmax over logits (the only trainable
+    part of this target, logged as ``ensemble/w{k}``). With K = 1 and ``normalise_members: false`` this is
+    exactly the member's own target. (Members that learn: src/mechanisms/learned_ensemble.py.)
     """
 
     uses_online_output = False
+    members_learn = False
 
     def __init__(
         self,
         online: Encoder,
+        member: Callable[..., NetworkTarget],
         num_members: int = 4,
-        member_init: str = "independent",
-        member_update: str = "frozen",
         taus: list[float] | None = None,
-        tau_final: float = 1.0,
-        schedule: str = "cosine",
-        bn_buffers: str = "average",
-        bn_stats: str = "batch",
         weights: str = "uniform",
         normalise_members: bool = True,
     ):
         super().__init__()
         require_int("model.target.num_members", num_members, 1)
-        require_choice("model.target.weights", weights, ("uniform", "random", "learned"))
         taus = [0.99] * num_members if taus is None else list(taus)
         if len(taus) != num_members:
             raise ConfigError(
@@ -122,19 +130,13 @@ class EnsembleTarget(nn.Module):
             )
         for tau in taus:
             require_float("model.target.taus[k]", tau, 0.0, 1.0)
-        self.members = nn.ModuleList(
-            NetworkTarget(online, member_init, member_update, tau, tau_final, schedule, bn_buffers, bn_stats)
-            for tau in taus
-        )
-        self.weighting = weights
+        self.members = nn.ModuleList(member(online, tau=tau) for tau in taus)
+        self.weighting = require_choice("model.target.weights", weights, WEIGHTINGS)
         self.normalise_members = normalise_members
         if weights == "learned":
             self.weight_logits = nn.Parameter(torch.zeros(num_members))
         else:
-            fixed = torch.full((num_members,), 1.0 / num_members)
-            if weights == "random":
-                fixed = torch.distributions.Dirichlet(torch.ones(num_members)).sample()
-            self.register_buffer("fixed_weights", fixed)
+            self.register_buffer("fixed_weights", fixed_weights(num_members, weights))
 
     def weights(self) -> torch.Tensor:
         """(K,) non-negative, summing to 1."""
@@ -164,6 +166,7 @@ class OnlineTarget(nn.Module):
     """
 
     uses_online_output = True
+    members_learn = False
 
     def __init__(self, online: Encoder, stop_gradient: bool = True):
         super().__init__()  # `online` is not copied: the target is the online network itself

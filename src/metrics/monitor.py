@@ -11,6 +11,7 @@ from src.config.checks import require_int
 from src.data.base import SSLDataModule
 from src.metrics.calibration import calibrated_batchnorm
 from src.metrics.collapse import representation_metrics, singular_values
+from src.metrics.predictor import predictor_metrics
 from src.metrics.probes import knn_accuracy, linear_probe_accuracy
 from src.metrics.verdict import Verdict, VerdictRule, collapse_verdict
 from src.runs.divergence import Diverged, require_finite
@@ -44,6 +45,9 @@ def measure(module, datamodule: SSLDataModule, settings: dict) -> tuple[dict[str
         for name in view1:
             scalars.update(representation_metrics(view1[name], view2[name], name))
         spectra = {name: singular_values(view1[name]).tolist() for name in view1}
+        if not isinstance(module.predictor, torch.nn.Identity):  # W or the MLP's Jacobian, vs F of z
+            z = view1["z"].to(module.device)
+            scalars.update(predictor_metrics(module.predictor, z, settings["predictor_top_k"]))
         train_h = encode(module, datamodule, probe.train_x, bs)["h"]
         test_h = encode(module, datamodule, probe.test_x, bs)["h"]
         k = datamodule.num_classes
@@ -57,8 +61,12 @@ def measure(module, datamodule: SSLDataModule, settings: dict) -> tuple[dict[str
 
 
 def namespaced(scalars: dict[str, float]) -> dict[str, float]:
-    """The fixed metric names: probe accuracies under ``probe/``, the rest under ``collapse/``."""
-    return {(f"probe/{k}" if k.endswith("_acc") else f"collapse/{k}"): v for k, v in scalars.items()}
+    """The fixed metric names: probe accuracies under ``probe/``, the rest under ``collapse/`` (names
+    that already carry a namespace, ``predictor/…``, are kept)."""
+    return {
+        (k if "/" in k else f"probe/{k}" if k.endswith("_acc") else f"collapse/{k}"): v
+        for k, v in scalars.items()
+    }
 
 
 class CollapseMonitor(pl.Callback):
