@@ -25,8 +25,8 @@ from src.analysis.claim_catalogue import CLAIMS
 from src.analysis.claims import CONFIDENCE, MIN_SEEDS, Claim, ClaimResult, describe, evaluate_all
 from src.analysis.figures import write_figures
 from src.analysis.loader import StudyRuns, load_runs
-from src.analysis.references import quote
 from src.analysis.predictor_figures import plot_predictor_dynamics
+from src.analysis.references import quote
 from src.analysis.tables import ablation_table, table_markdown, write_table
 
 FIGURE_TITLES = {
