@@ -1,6 +1,6 @@
 """Published numbers live in one file: every key a row header or a claim cites exists, headers quote no
 numbers of their own, and the file holds exactly the numbers of the papers (typed here independently,
-from BYOL Table 5 and §3.2 and SimSiam Table 1 / Fig. 2)."""
+from BYOL Table 5 and §3.2, SimSiam Table 1 / Fig. 2, MoCo §4.1 and DirectPred's abstract)."""
 
 import re
 
@@ -21,6 +21,9 @@ PUBLISHED = {  # predictor / target network / β → top-1, BYOL Table 5(b)
     "byol-s32-random-target": 18.8, "byol-s32-random-init": 1.4,
     "simsiam-t1-no-predictor": 0.1, "simsiam-t1-random-predictor": 1.5, "simsiam-t1-lr-decay": 67.7,
     "simsiam-t1-lr-fixed": 68.1, "simsiam-f2-no-stopgrad": 0.1,
+    # MoCo §4.1 momentum ablation (m = 0: "fails"); DirectPred abstract (points over a linear predictor)
+    "moco-s41-m0": None, "moco-s41-m0.9": 55.2, "moco-s41-m0.99": 57.8, "moco-s41-m0.999": 59.0,
+    "directpred-300ep": 2.5, "directpred-60ep": 5.0,
 }  # fmt: skip
 
 
@@ -49,6 +52,8 @@ def test_rows_with_published_numbers_cite_them():
     assert cited["byol_negatives"] >= {"byol-t5b-pred-target-b1"}  # once misquoted as 69.1
     assert cited["no_predictor_negatives"] >= {"byol-t5b-nopred-target-b1"}  # once misquoted as 62.8
     assert cited["no_predictor"] >= {"byol-t5b-nopred-target-b0", "simsiam-t1-no-predictor"}
+    assert cited["frozen_predictor"] >= {"simsiam-t1-random-predictor"}
+    assert cited["moco_m0"] >= {"moco-s41-m0"} and cited["directpred"] >= {"directpred-300ep"}
     assert sum(bool(keys) for keys in cited.values()) >= 12
 
 

@@ -9,6 +9,7 @@ sources never type a number again.
 """
 
 from src.analysis.claims import REFERENCE, AvoidsCollapse, Claim, Collapses, Exceeds
+from src.analysis.predictor_claims import PREDICTOR_CLAIMS
 
 SEED_CLAIMS = (
     Claim(
@@ -158,4 +159,4 @@ TAU_SWEEP_CLAIMS = (
     ),
 )
 
-CLAIMS = (*SEED_CLAIMS, *PAPER_CLAIMS, *TAU_SWEEP_CLAIMS)
+CLAIMS = (*SEED_CLAIMS, *PAPER_CLAIMS, *PREDICTOR_CLAIMS, *TAU_SWEEP_CLAIMS)

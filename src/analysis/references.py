@@ -6,12 +6,19 @@ every cited key exists and that the headers quote no percentages of their own.
 
 BYOL: Grill et al. 2020, "Bootstrap your own latent", ImageNet linear evaluation, top-1 %, 300 epochs
 (Table 5: ablations). SimSiam: Chen & He 2021, "Exploring simple Siamese representation learning",
-ImageNet linear evaluation, top-1 %, 100 epochs.
+ImageNet linear evaluation, top-1 %, 100 epochs. MoCo: He et al. 2020, "Momentum contrast for unsupervised
+visual representation learning". DirectPred: Tian, Chen & Ganguli 2021, "Understanding self-supervised
+learning dynamics without contrastive pairs".
+
+NOTE: not here, because they could not be checked against the papers on this machine: BYOL's appendix
+table of the predictor's learning-rate multiplier λ at τ = 0, BYOL's wording on removing weight decay,
+and DirectCopy's (Wang et al. 2021) numbers. Rows and claims that concern them cite the paper in words.
 """
 
 from dataclasses import dataclass
 
 TOP1 = "% top-1 (ImageNet linear evaluation)"
+POINTS = "points of top-1 (ImageNet linear evaluation)"
 
 
 @dataclass(frozen=True)
@@ -20,12 +27,14 @@ class Reference:
     paper: str
     where: str  # table, figure or section
     setting: str
-    value: float
+    value: float | None  # None: the paper reports an outcome, not a number (``unit`` then says which)
     unit: str = TOP1
     spread: float | None = None  # the ± the paper reports, if any
 
     def quote(self) -> str:
         """e.g. "BYOL Table 5(b), predictor ✓, target network ✓, β = 0: 72.5 % top-1 (…) [key]"."""
+        if self.value is None:
+            return f"{self.paper} {self.where}, {self.setting}: {self.unit} [{self.key}]"
         spread = f" ± {self.spread:g}" if self.spread is not None else ""
         return f"{self.paper} {self.where}, {self.setting}: {self.value:g}{spread} {self.unit} [{self.key}]"
 
@@ -66,6 +75,15 @@ REFERENCES_LIST = (
     Reference("simsiam-t1-lr-decay", "SimSiam", "Table 1", "predictor lr with cosine decay (baseline)", 67.7),
     Reference("simsiam-t1-lr-fixed", "SimSiam", "Table 1", "predictor lr fixed (no decay)", 68.1),
     Reference("simsiam-f2-no-stopgrad", "SimSiam", "Fig. 2", "no stop-gradient", 0.1),
+    # MoCo (He et al. 2020) §4.1, "Ablation: momentum": ResNet-50, queue K = 4096, ImageNet linear top-1.
+    Reference("moco-s41-m0", "MoCo", "§4.1 (momentum ablation)", "m = 0", None, "training fails to converge"),
+    Reference("moco-s41-m0.9", "MoCo", "§4.1 (momentum ablation)", "m = 0.9", 55.2),
+    Reference("moco-s41-m0.99", "MoCo", "§4.1 (momentum ablation)", "m = 0.99", 57.8),
+    Reference("moco-s41-m0.999", "MoCo", "§4.1 (momentum ablation)", "m = 0.999", 59.0),
+    # DirectPred (Tian, Chen & Ganguli 2021), abstract: a predictor set from F = E[zzᵀ] against a trained
+    # linear predictor, ImageNet linear evaluation.
+    Reference("directpred-300ep", "DirectPred", "abstract", "300 epochs, over a trained linear predictor", 2.5, POINTS),
+    Reference("directpred-60ep", "DirectPred", "abstract", "60 epochs, over a trained linear predictor", 5.0, POINTS),
 )  # fmt: skip
 
 REFERENCES = {r.key: r for r in REFERENCES_LIST}
