@@ -60,3 +60,11 @@ def test_rows_with_published_numbers_cite_them():
 def test_an_unknown_key_is_named():
     with pytest.raises(KeyError, match="no-such-key"):
         quote("no-such-key")
+
+
+def test_every_key_a_claim_cites_exists():
+    from src.analysis.claim_catalogue import CLAIMS
+
+    cited = {key for claim in CLAIMS for key in claim.references}
+    assert cited <= set(REFERENCES), cited - set(REFERENCES)
+    assert len({claim.key for claim in CLAIMS}) == len(CLAIMS), "duplicate claim keys"
