@@ -54,7 +54,11 @@ BAD_INPUT_EXIT = 2
 def quiet_libraries() -> None:
     """Lightning's tips and device lines, and warnings that say nothing about the run. Called in every
     process that runs a job (a joblib worker never runs this module's ``__main__`` block)."""
-    logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
+    for name in (
+        "pytorch_lightning.utilities.rank_zero",
+        "pytorch_lightning.trainer.connectors.signal_connector",
+    ):
+        logging.getLogger(name).setLevel(logging.WARNING)  # the "interrupted: …" line says it once
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
 

@@ -71,7 +71,8 @@ def build_loggers(cfg: DictConfig, csv: MetricsCSVLogger, wandb_id: str | None) 
         resume="allow",
         group=cfg.row,
         job_type=cfg.study or "single",
-        tags=[t for t in (cfg.study, cfg.row) if t],
+        # The ablation row as a tag too: a labelled run (`byol+model/predictor=linear`) is found by its row.
+        tags=list(dict.fromkeys(t for t in (cfg.study, cfg.row, hydra_choices().get("ablation")) if t)),
         name=f"{cfg.row}-seed{cfg.seed}",
         config={"choices": hydra_choices(), **OmegaConf.to_container(cfg, resolve=True)},
     )

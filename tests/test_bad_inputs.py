@@ -188,7 +188,7 @@ def test_bad_input_gives_its_one_line_error_and_leaves_no_run(case, tmp_path):
     base = OTHER_DATA if any(o.startswith("data=") for o in overrides) else TINY
     args = [*base, f"hydra.run.dir={run_dir}", *(o.format(tmp=tmp_path) for o in overrides)]
     with mock.patch.object(pl.Trainer, "fit", side_effect=AssertionError("a training step was taken")):
-        code, out, err = run_cli(args)
+        code, _, err = run_cli(args)
     assert code == 2, err[-2000:]
     lines = [line for line in err.splitlines() if message.format(tmp=tmp_path) in line]
     assert len(lines) == 1 and lines[0].startswith("error: "), err
@@ -206,5 +206,5 @@ def test_null_is_accepted_where_the_constructor_takes_none_and_refused_elsewhere
     assert OmegaConf.select(cfg, "data.num_probe_train") is None
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         check_override_types(cfg, all_images, CONF)
-        with pytest.raises(ValueError, match="optimizer.lr must be a number"):
+        with pytest.raises(ValueError, match=r"optimizer\.lr must be a number"):
             check_override_types(null_lr, ["optimizer.lr=null"], CONF)

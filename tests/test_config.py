@@ -1,5 +1,6 @@
 """The config tree: every ablation row composes, changes only what it declares, and fails loudly on typos."""
 
+import os
 import re
 import subprocess
 import sys
@@ -154,3 +155,13 @@ def test_help_lists_groups_rows_studies_options_and_exit_codes():
     assert re.search(r"^  model/predictor +identity, linear, mlp\*$", out, re.MULTILINE)
     for text in ("collapse_table", "tau_sweep", "cifar10", "fresh=true", "Exit codes:", "130", "143"):
         assert text in out, text
+
+
+def test_the_entry_point_undoes_lightnings_nvml_cuda_check():
+    # Lightning's import sets PYTORCH_NVML_BASED_CUDA_CHECK=1: every torch.cuda.is_available() (asked by
+    # the optimizers each step) would then query NVML. Unset by the user, it is unset again after import.
+    code = "import os, src.run; print(os.environ.get('PYTORCH_NVML_BASED_CUDA_CHECK'))"
+    env = {k: v for k, v in os.environ.items() if k != "PYTORCH_NVML_BASED_CUDA_CHECK"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "None"

@@ -86,3 +86,23 @@ def test_wandb_offline_run_holds_the_same_metrics(tmp_path):
     assert "no_predictor" in record["tags"]
     for key in ("collapse/z_rank", "collapse/z_std", "probe/linear_acc", "probe/knn_acc"):
         assert record["summary"][key] == pytest.approx(summary["final"][key], rel=1e-6), key
+
+
+@pytest.mark.slow
+def test_wandb_online_without_a_key_or_a_network_warns_once_and_the_run_finishes(tmp_path):
+    # No API key, and a server address nothing listens on (loopback only): wandb must not fail the run.
+    overrides = [o for o in TINY if o != "logger=csv"] + ["logger=wandb", f"hydra.run.dir={tmp_path / 'run'}"]
+    env = {
+        "WANDB_MODE": "online", "WANDB_BASE_URL": "http://127.0.0.1:9", "HOME": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+    }  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "src.run", *overrides],
+        cwd=ROOT, capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    warnings = [line for line in run.stderr.splitlines() if line.startswith("warning: wandb")]
+    assert len(warnings) == 1 and "mirroring offline instead" in warnings[0], run.stderr[-2000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["status"] == "finished" and (tmp_path / "run" / "metrics.csv").exists()
+    assert list((tmp_path / "run").glob("wandb/offline-run-*/run-*.wandb"))  # the mirror, to sync later

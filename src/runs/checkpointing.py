@@ -135,6 +135,7 @@ class RunCheckpoints(pl.Callback):
         self.csv = csv
         self._last_saved_step = 0
         self._between_steps = False
+        self._window_grads: dict[str, torch.Tensor] = {}  # restored at train start (mid-window resume)
 
     def _save(self, trainer: pl.Trainer, between_steps: bool) -> None:
         self.suite["metrics_rows"] = self.csv.flush()  # the file holds every row this checkpoint accounts for
@@ -147,6 +148,13 @@ class RunCheckpoints(pl.Callback):
         if step % self.every_n_steps == 0 and step > self._last_saved_step:
             self._last_saved_step = step
             self._save(trainer, between_steps=True)
+
+    def on_train_start(self, trainer: pl.Trainer, module) -> None:
+        # NOTE: here, not on load: Lightning zeroes every gradient after restoring, before training starts.
+        parameters = dict(module.named_parameters())
+        for name, grad in self._window_grads.items():
+            parameters[name].grad = grad.to(parameters[name].device)
+        self._window_grads = {}
 
     def on_train_end(self, trainer: pl.Trainer, module) -> None:
         self._save(trainer, between_steps=False)
@@ -171,7 +179,5 @@ class RunCheckpoints(pl.Callback):
 
     def on_load_checkpoint(self, trainer: pl.Trainer, module, checkpoint: dict) -> None:
         set_rng_states(checkpoint[SUITE_KEY]["rng"])
-        parameters = dict(module.named_parameters())
-        for name, grad in checkpoint[SUITE_KEY].get("grads", {}).items():
-            parameters[name].grad = grad.to(parameters[name].device)
+        self._window_grads = checkpoint[SUITE_KEY].get("grads", {})
         self._last_saved_step = checkpoint["global_step"]

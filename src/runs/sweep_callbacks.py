@@ -107,7 +107,7 @@ class SweepReport(Callback):
     def on_job_start(self, config: DictConfig, **kwargs) -> None:
         if config.hydra.mode != RunMode.MULTIRUN:
             return
-        # The launcher (src/runs/sweep_launcher.py) tells a job lost with its worker from one never started.
+        # The launcher (hydra_plugins/collapse_suite/surviving_joblib.py) tells a job lost with its worker from one never started.
         jobs = Path(config.hydra.sweep.dir) / JOBS_DIR
         jobs.mkdir(parents=True, exist_ok=True)
         write_text_atomic(jobs / f"{config.hydra.job.num}.started", config.hydra.runtime.output_dir)

@@ -7,6 +7,8 @@ Here the pool is restarted until every job has run: a job that had started (Swee
 that never started are launched again in a fresh pool, with their own job numbers (their folders do not
 move). A rerun of the sweep then resumes the lost jobs from their checkpoints.
 ``hydra/launcher=surviving_joblib`` (conf/hydra/launcher/) selects it; the studies do.
+NOTE: here, not in src/runs/, because Hydra instantiates launchers only from the ``hydra_plugins``
+namespace package; the record helpers it shares with SweepReport stay in src/runs/sweep_callbacks.py.
 """
 
 from collections.abc import Sequence
