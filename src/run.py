@@ -1,33 +1,67 @@
-"""Entry point: `python -m src.run [+ablation=ROW] [overrides]`, or `-m` for a Hydra multirun sweep.
+"""Entry point: `python -m src.run [+ablation=ROW] [overrides]`, or `-m` for a Hydra multirun sweep;
+`--help` lists the groups, rows, studies and options (src/config/help.py).
 
-Exit codes of a single run: 0 finished, diverged or skipped (a result); 2 bad input (one line "error: …",
-no summary written); 1 an exception in the run (summary.json with status failed, traceback.txt, and the
-traceback); 143 SIGTERM (checkpoint saved, no summary; the same command resumes).
+Exit codes of a single run: 0 finished, diverged or skipped (a result); 2 bad input, Hydra's own
+included (one line "error: …", nothing written); 1 an exception in the run (summary.json with status
+failed, traceback.txt, and the traceback); 143 SIGTERM and 130 Ctrl-C (checkpoint saved, one line, no
+summary; the same command resumes).
 In a sweep (`-m`) each job records its outcome and returns, so one failing run never stops the others;
 src/runs/sweep_callbacks.py prints the final count and exits 1 if any run failed.
 """
 
-import logging
-import sys
 import time
-import warnings
-from pathlib import Path
 
-import hydra
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
-from omegaconf import DictConfig
+PROCESS_STARTED = time.time()  # before the imports: the run summary's wall time counts the start-up
 
-import src.config.resolvers  # noqa: F401  (registers the `choice` resolver before Hydra composes)
-from src.config.errors import SuiteError
-from src.config.override_types import check_override_types
-from src.metrics.verdict import THRESHOLD_KEYS
-from src.runs.checkpointing import Interrupted
-from src.runs.record import one_line, record_failure
-from src.train import train
+import logging  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+import traceback  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+_NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
+_nvml_check_given = os.environ.get(_NVML_CHECK)
+
+import hydra  # noqa: E402
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
+from hydra.errors import HydraException  # noqa: E402
+from hydra.types import RunMode  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+from omegaconf.errors import OmegaConfBaseException  # noqa: E402
+
+import src.config.help  # noqa: E402  (registers the `suite_help` resolver of --help)
+import src.config.resolvers  # noqa: E402, F401  (registers `choice`, `row_label`, `folder`)
+from src.config.errors import SuiteError  # noqa: E402
+from src.config.override_types import check_override_types  # noqa: E402
+from src.metrics.verdict import THRESHOLD_KEYS  # noqa: E402
+from src.runs.checkpointing import SIGNAL_EXIT, Interrupted  # noqa: E402
+from src.runs.record import one_line, record_failure  # noqa: E402
+from src.train import train  # noqa: E402
+
+# NOTE: Lightning's import sets PYTORCH_NVML_BASED_CUDA_CHECK=1, which makes every
+# torch.cuda.is_available() (the optimizers ask it each step) query NVML instead of using torch's cached
+# answer. Whether CUDA is there is the same either way; only the cost differs. The user's own setting stays.
+if _nvml_check_given is None:
+    os.environ.pop(_NVML_CHECK, None)
+else:
+    os.environ[_NVML_CHECK] = _nvml_check_given
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
-SIGTERM_EXIT = 143  # 128 + SIGTERM, what a shell reports for a process the signal ended
+BAD_INPUT_EXIT = 2
+
+
+def quiet_libraries() -> None:
+    """Lightning's tips and device lines, and warnings that say nothing about the run. Called in every
+    process that runs a job (a joblib worker never runs this module's ``__main__`` block)."""
+    for name in (
+        "pytorch_lightning.utilities.rank_zero",
+        "pytorch_lightning.trainer.connectors.signal_connector",
+    ):
+        logging.getLogger(name).setLevel(logging.WARNING)  # the "interrupted: …" line says it once
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
 
 
 def user_error(exc: BaseException) -> SuiteError | None:
@@ -37,6 +71,23 @@ def user_error(exc: BaseException) -> SuiteError | None:
             return exc
         exc = exc.__cause__ or exc.__context__
     return None
+
+
+def hydra_error_line(exc: BaseException) -> str:
+    """Hydra's multi-line composition error (and the OmegaConf error under it) as one line; the list of
+    available options that follows "Could not find" is kept, comma-separated."""
+    text, options = [], []
+    for line in str(exc).splitlines():
+        (options if line.startswith("\t") else text).append(line.strip())
+    message = " ".join(t for t in text if t)
+    if getattr(exc, "override", None):  # OverrideParseException: its message does not name the override
+        message = f"cannot parse override '{exc.override}': {message}"
+    if options:
+        message += " " + ", ".join(options)
+    cause = exc.__cause__
+    if isinstance(cause, OmegaConfBaseException) and str(cause).strip():
+        message += f" ({str(cause).strip().splitlines()[0]})"
+    return message
 
 
 def format_summary(summary: dict) -> str:
@@ -63,8 +114,29 @@ def format_summary(summary: dict) -> str:
             f"  {name:<{width}} {final[name]:6.3f}   (random init: {ref[name]:6.3f})   "
             f"threshold {rule[key]:g}, margin {m:+.1f}"
         )
-    lines += [f"  {'rule':<{width}} {summary['verdict_rule']}", f"  run dir {summary['run_dir']}"]
+    lines += [
+        f"  {'rule':<{width}} {summary['verdict_rule']}",
+        *attempt_lines(summary, width),
+        f"  run dir {summary['run_dir']}",
+    ]
     return "\n".join(lines)
+
+
+def attempt_lines(summary: dict, width: int) -> list[str]:
+    """Whether this attempt resumed, and its wall time with the start-up (imports, config, data)."""
+    lines = []
+    resumed = summary.get("resumed_from_step")
+    if resumed is not None:
+        lines.append(
+            f"  {'resumed':<{width}} from step {resumed} ({summary['steps'] - resumed} steps this attempt)"
+        )
+    startup = summary.get("startup_s")
+    if startup is not None:
+        total = summary["wall_time_s"] + startup
+        lines.append(
+            f"  {'wall time':<{width}} {total:.0f}s (start-up {startup:.0f}s, training {summary['wall_time_s']:.0f}s)"
+        )
+    return lines
 
 
 def outcome(status: str, run_dir: Path, verdict: str | None = None, error: str | None = None) -> dict:
@@ -73,27 +145,29 @@ def outcome(status: str, run_dir: Path, verdict: str | None = None, error: str |
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
-def main(cfg: DictConfig) -> dict:
+def hydra_main(cfg: DictConfig) -> dict:
+    quiet_libraries()
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     sweeping = hydra_cfg.mode == RunMode.MULTIRUN
     started = time.time()
     try:
         check_override_types(cfg, list(hydra_cfg.overrides.task), CONFIG_DIR)
-        summary = train(cfg, run_dir)
+        summary = train(cfg, run_dir, process_started=None if sweeping else PROCESS_STARTED)
     except Interrupted as exc:
         print(f"interrupted: {exc}", file=sys.stderr)
-        sys.exit(SIGTERM_EXIT)
+        sys.exit(exc.exit_code)
     except Exception as exc:
         err = user_error(exc)
         if err is not None:  # bad input: one line, nothing written
             print(f"error: {err}", file=sys.stderr)
             if not sweeping:
-                sys.exit(2)
+                sys.exit(BAD_INPUT_EXIT)
             return outcome("failed", run_dir, error=str(err))
         record_failure(cfg, run_dir, exc, time.time() - started)
         if not sweeping:
-            raise
+            traceback.print_exception(exc)  # a bug: the whole traceback (Hydra would trim it)
+            sys.exit(1)
         print(f"failed: {run_dir}: {one_line(exc)} (traceback in {run_dir}/traceback.txt)", file=sys.stderr)
         return outcome("failed", run_dir, error=one_line(exc))
     if summary.get("skipped"):
@@ -105,7 +179,25 @@ def main(cfg: DictConfig) -> dict:
     return outcome(summary["status"], run_dir, verdict=summary.get("verdict"))
 
 
+def main() -> None:
+    """Hydra's entry with the suite's exit codes: Hydra's own errors (an unknown group option, a
+    misspelled key, a malformed override) are bad input too, one line and exit 2; Ctrl-C outside
+    training is one line and 130. HYDRA_FULL_ERROR=1 still gives Hydra's full traceback."""
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        hydra_main()
+        return
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra then raises its errors instead of printing and exiting 1
+    try:
+        hydra_main()
+    except (HydraException, OmegaConfBaseException) as exc:
+        print(f"error: {hydra_error_line(exc)}", file=sys.stderr)
+        sys.exit(BAD_INPUT_EXIT)
+    except KeyboardInterrupt:
+        print("interrupted: Ctrl-C before training started; nothing to resume", file=sys.stderr)
+        sys.exit(SIGNAL_EXIT[signal.SIGINT])
+    finally:
+        os.environ.pop("HYDRA_FULL_ERROR", None)
+
+
 if __name__ == "__main__":
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
     main()

@@ -1,6 +1,8 @@
 """The thin train function: build the parts a config names, fit, measure, write the run's record.
 Separate from the Hydra wrapper (`src.run`) so tests and studies call it with a composed config."""
 
+import contextlib
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -10,19 +12,29 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities.exceptions import SIGTERMException
+from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
-from src.config.preflight import check_batch_size, check_settings
+from src.config.preflight import check_built, check_settings
 from src.config.resolvers import build, hydra_choices
 from src.data.base import SSLDataModule
 from src.metrics.monitor import CollapseMonitor, namespaced
 from src.runs.atomic import write_json_atomic
-from src.runs.checkpointing import AtomicCheckpointIO, Interrupted, RunCheckpoints
+from src.runs.checkpointing import (
+    SIGNAL_EXIT,
+    AtomicCheckpointIO,
+    CtrlCAsSigterm,
+    Interrupted,
+    RunCheckpoints,
+)
 from src.runs.divergence import Diverged, DivergenceGuard
 from src.runs.fault_injection import fault_injection
 from src.runs.files import CHECKPOINT, SUMMARY_FILE
+from src.runs.lock import RunLock
 from src.runs.metrics_csv import MetricsCSVLogger
-from src.runs.record import config_hash, run_identity
+from src.runs.progress import progress_bar
+from src.runs.record import config_hash, run_identity, write_hydra_files
 from src.runs.resume import plan_run
+from src.runs.wandb_mirror import start_mirror
 from src.ssl_module import SSLModule
 
 
@@ -52,20 +64,24 @@ def build_loggers(cfg: DictConfig, csv: MetricsCSVLogger, wandb_id: str | None) 
     if cfg.logger.wandb is None:
         return [csv]
     wb = cfg.logger.wandb
-    wandb = WandbLogger(
+    run = start_mirror(
+        wb.mode,
         project=wb.project,
         entity=wb.entity,
-        mode=wb.mode,
-        save_dir=csv.save_dir,
+        dir=str(csv.save_dir),
         id=wandb_id,
         resume="allow",
         group=cfg.row,
         job_type=cfg.study or "single",
-        tags=[t for t in (cfg.study, cfg.row) if t],
+        # The ablation row as a tag too: a labelled run (`byol+model/predictor=linear`) is found by its row.
+        tags=list(dict.fromkeys(t for t in (cfg.study, cfg.row, hydra_choices().get("ablation")) if t)),
         name=f"{cfg.row}-seed{cfg.seed}",
         config={"choices": hydra_choices(), **OmegaConf.to_container(cfg, resolve=True)},
-        settings={"silent": True, "console": "off", "x_disable_stats": True},
     )
+    # The x-axis Lightning defines when it starts the run itself.
+    run.define_metric("trainer/global_step")
+    run.define_metric("*", step_metric="trainer/global_step", step_sync=True)
+    wandb = WandbLogger(experiment=run, save_dir=csv.save_dir)
     return [csv, wandb]
 
 
@@ -102,14 +118,29 @@ def diverged_summary(cfg, module, monitor, guard, error: Diverged, trainer, run_
     }
 
 
-def train(cfg: DictConfig, run_dir: Path) -> dict:
+def train(cfg: DictConfig, run_dir: Path, process_started: float | None = None) -> dict:
     """Train one configuration and write ``summary.json`` into ``run_dir``; returns the summary. A run
     already done is skipped (its summary is returned with ``skipped: True``, not written again), an
-    interrupted one resumed (src/runs/resume.py)."""
+    interrupted one resumed (src/runs/resume.py). Every check runs before the first training step
+    (src/config/preflight.py); the run holds its folder's lock throughout (src/runs/lock.py).
+    ``process_started`` (time.time() when the command started) makes the summary count the start-up."""
     started = time.time()
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     check_settings(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    # Under DDP every process runs this function; the first holds the lock for all of them.
+    with RunLock(run_dir) if rank_zero_only.rank == 0 else contextlib.nullcontext():
+        summary = _train(cfg, run_dir)
+    if summary.get("skipped") or not summary.pop("_writes_record"):
+        return summary
+    # NOTE: this attempt's time; a resumed run's excludes the attempts before it.
+    summary["wall_time_s"] = round(time.time() - started, 2)
+    summary["startup_s"] = None if process_started is None else round(started - process_started, 2)
+    write_json_atomic(run_dir / SUMMARY_FILE, summary)
+    return summary
+
+
+def _train(cfg: DictConfig, run_dir: Path) -> dict:
     identity = config_hash(OmegaConf.to_container(cfg, resolve=True))
     plan = plan_run(run_dir, identity, cfg.fresh)
     if plan.action == "skip":
@@ -119,8 +150,9 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build(cfg.data)
     module = build_module(cfg, datamodule)
-    check_batch_size(module, datamodule.batch_size, cfg.model.loss.negatives_weight)
     datamodule.setup("fit")  # a missing or corrupt data file fails here, before anything is written
+    check_built(cfg, module, datamodule)
+    write_hydra_files(run_dir, cfg)
     monitor = CollapseMonitor(OmegaConf.to_container(cfg.metrics, resolve=True))
     guard = DivergenceGuard()
     csv = MetricsCSVLogger(run_dir, keep_rows=plan.metrics_rows)
@@ -130,20 +162,29 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         cfg.trainer,
         logger=build_loggers(cfg, csv, wandb_id),
         # The monitor before the checkpoints: the final checkpoint then holds the final measurement.
-        callbacks=[monitor, guard, *fault_injection(cfg.debug), checkpoints],
+        callbacks=[
+            monitor,
+            guard,
+            *fault_injection(cfg.debug),
+            checkpoints,
+            *progress_bar(cfg.trainer.enable_progress_bar),
+        ],
         plugins=[AtomicCheckpointIO()],
         enable_checkpointing=False,
         default_root_dir=run_dir,
     )
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=plan.checkpoint, weights_only=True)
+        with CtrlCAsSigterm() as ctrl_c:
+            trainer.fit(module, datamodule=datamodule, ckpt_path=plan.checkpoint, weights_only=True)
         summary = finished_summary(cfg, module, monitor, guard, trainer, run_dir)
     except Diverged as error:
         summary = diverged_summary(cfg, module, monitor, guard, error, trainer, run_dir)
     except SIGTERMException as exc:
+        sig = signal.SIGINT if ctrl_c.received else signal.SIGTERM
         raise Interrupted(
-            f"SIGTERM after step {trainer.global_step}; checkpoint {run_dir / CHECKPOINT} saved, "
-            "the same command resumes the run"
+            f"{'Ctrl-C' if ctrl_c.received else 'SIGTERM'} after step {trainer.global_step}; checkpoint "
+            f"{run_dir / CHECKPOINT} saved, the same command resumes the run",
+            exit_code=SIGNAL_EXIT[sig],
         ) from exc
     finally:
         # A sweep runs many jobs in one process (joblib workers, the basic launcher): without this the
@@ -151,10 +192,6 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 logger.experiment.finish()
-    if not trainer.is_global_zero:
-        return summary  # under DDP one process writes the run's record
     summary["resumed_from_step"] = plan.resumed_from_step
-    # NOTE: this attempt's time; a resumed run's excludes the attempts before it.
-    summary["wall_time_s"] = round(time.time() - started, 2)
-    write_json_atomic(run_dir / SUMMARY_FILE, summary)
+    summary["_writes_record"] = trainer.is_global_zero  # under DDP one process writes the run's record
     return summary

@@ -1,11 +1,18 @@
-"""Bad input, tried: each case is a command line a user could type, the one-line error it must give, a
-non-zero exit, and a run folder that holds nothing that looks like a run (no summary.json, no checkpoint,
-no metrics)."""
+"""Bad input, tried: each case is a command line a user could type, the one-line error it must give,
+exit code 2, no training step taken (the trainer's fit is never reached), and a run folder that holds
+nothing at all (no summary.json, checkpoint, metrics, .hydra/ or lock)."""
+
+from unittest import mock
 
 import pytest
+import pytorch_lightning as pl
+import torch
+from hydra import initialize_config_dir
+from omegaconf import OmegaConf
 from torchvision import datasets
 
-from tests.conftest import TINY
+from src.config.override_types import check_override_types
+from tests.conftest import CONF, TINY, compose_config
 from tests.run_cli import run_cli
 
 # TINY without its data keys, for the cases that switch the data set (whose config has other keys).
@@ -75,7 +82,33 @@ CASES = {
         ["metrics.every_n_steps=0"],
         "metrics.every_n_steps must be an integer ≥ 1",
     ),
-    "negative seed": (["seed=-1"], "seed must be an integer ≥ 0, got -1"),
+    "negative seed": (["seed=-1"], "seed must be an integer in [0, 4294967295], got -1"),
+    "seed beyond numpy's range": (
+        ["seed=4294967296"],
+        "seed must be an integer in [0, 4294967295], got 4294967296",
+    ),
+    "infinite learning rate": (["optimizer.lr=inf"], "optimizer.lr must be a finite number > 0, got inf"),
+    "sgd with a negative momentum": (
+        ["optimizer=sgd", "optimizer.algorithm.momentum=-0.5"],
+        "optimizer.algorithm.momentum must be a finite number ≥ 0, got -0.5",
+    ),
+    "verdict on an unknown representation": (
+        ["metrics.verdict.representation=q"],
+        "metrics.verdict.representation must be one of h, z, p, got 'q'",
+    ),
+    "verdict on p without a predictor": (
+        ["+ablation=no_predictor", "metrics.verdict.representation=p"],
+        "metrics.verdict.representation must be one of h, z, got 'p'",
+    ),
+    "negative verdict threshold": (
+        ["metrics.verdict.complete_below=-1"],
+        "metrics.verdict.complete_below must be a finite number ≥ 0, got -1",
+    ),
+    "kNN with more neighbours than probe samples": (
+        ["metrics.knn_k=100000"],
+        "metrics.knn_k must be an integer in [1, ",
+    ),
+    "bogus precision": (["trainer.precision=bogus"], "trainer.precision must be one of "),
     # wrong types
     "learning rate as a word": (
         ["optimizer.lr=fast"],
@@ -107,6 +140,11 @@ CASES = {
         "model.predictor.side must be one of online, target",
     ),
     "misspelled key": (["optimizer.lrr=0.1"], "Could not override 'optimizer.lrr'"),
+    "unknown _target_": (
+        ["model.backbone._target_=src.models.nope.Nope"],
+        "model.backbone._target_ must name an importable class or function, got 'src.models.nope.Nope'",
+    ),
+    "malformed override": (["optimizer.lr=[1,"], "cannot parse override 'optimizer.lr=[1,'"),
     # contradictory choices
     "predictor on the target side of the online target": (
         ["model.predictor.side=target", "model/target=online"],
@@ -145,6 +183,11 @@ CASES = {
         "output folder {tmp}/a_file/run (hydra.run.dir) is not writable: Not a directory",
     ),
 }
+if not torch.cuda.is_available():  # on a machine with a GPU this is no error
+    CASES["a GPU on a machine without one"] = (
+        ["trainer.accelerator=gpu"],
+        "trainer.accelerator=gpu needs a CUDA GPU and none is visible here",
+    )
 
 
 def write_corrupt_cifar10(root) -> None:
@@ -164,10 +207,24 @@ def test_bad_input_gives_its_one_line_error_and_leaves_no_run(case, tmp_path):
     run_dir = tmp_path / "run"
     base = OTHER_DATA if any(o.startswith("data=") for o in overrides) else TINY
     args = [*base, f"hydra.run.dir={run_dir}", *(o.format(tmp=tmp_path) for o in overrides)]
-    code, out, err = run_cli(args)
-    assert code != 0, out
+    with mock.patch.object(pl.Trainer, "fit", side_effect=AssertionError("a training step was taken")):
+        code, _, err = run_cli(args)
+    assert code == 2, err[-2000:]
     lines = [line for line in err.splitlines() if message.format(tmp=tmp_path) in line]
-    assert len(lines) == 1, err
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert "Traceback" not in err
-    for path in ("summary.json", "checkpoints", "metrics.csv"):
-        assert not (run_dir / path).exists(), path
+    assert not run_dir.exists() or not any(run_dir.iterdir()), sorted(p.name for p in run_dir.iterdir())
+
+
+def test_null_is_accepted_where_the_constructor_takes_none_and_refused_elsewhere():
+    all_images = [
+        "data=imagefolder",
+        "data.root=/nowhere",
+        "data.num_probe_train=null",
+    ]  # its YAML: null = all
+    cfg, null_lr = compose_config(all_images), compose_config(["optimizer.lr=null"])
+    assert OmegaConf.select(cfg, "data.num_probe_train") is None
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        check_override_types(cfg, all_images, CONF)
+        with pytest.raises(ValueError, match=r"optimizer\.lr must be a number"):
+            check_override_types(null_lr, ["optimizer.lr=null"], CONF)

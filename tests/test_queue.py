@@ -119,6 +119,6 @@ def test_a_run_with_a_queue_resumes_bit_identically(tmp_path_factory):
     code, _, err = run_cli([*LONG, *moco, f"hydra.run.dir={uninterrupted}"])
     assert code == 0, err
     killed = tmp_path_factory.mktemp("killed")
-    code, _ = kill_mid_run(killed, signal.SIGKILL, moco)
+    code, _ = kill_mid_run(killed, signal.SIGKILL, extra=moco)
     assert code == -signal.SIGKILL, "the run finished before the kill"
-    assert_resumes_to_the_uninterrupted_result(killed, uninterrupted, moco)
+    assert_resumes_to_the_uninterrupted_result(killed, (1, uninterrupted), moco)

@@ -1,11 +1,12 @@
 """Resume after a kill: a real run in a child process is killed (SIGKILL mid-run, or SIGTERM as a cluster
-scheduler sends before pre-emption), the same command is run again, and the result must be the result
-of a run that was never interrupted, bit for bit on the CPU: every row of metrics.csv, every number of
-the summary. Also: re-running a sweep skips, resumes and starts the right runs; a different config in a
+scheduler sends before pre-emption, or Ctrl-C), the same command is run again, and the result must be
+the result of a run that was never interrupted, bit for bit on the CPU: every row of metrics.csv, every
+number of the summary, every weight; with and without gradient accumulation (k = 2 batches per step). Also: re-running a sweep skips, resumes and starts the right runs; a different config in a
 used folder is refused; a broken checkpoint is named; checkpoints are written atomically."""
 
 import json
 import os
+import re
 import signal
 import time
 
@@ -26,18 +27,23 @@ def summary(run_dir) -> dict:
     return json.loads((run_dir / "summary.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("uninterrupted")
-    code, _, err = run_cli([*LONG, f"hydra.run.dir={run_dir}"])
+ACCUMULATE = {1: [], 2: ["trainer.accumulate_grad_batches=2"]}  # k batches per optimizer step
+
+
+@pytest.fixture(scope="module", params=[1, 2], ids=["k=1", "k=2"])
+def uninterrupted(request, tmp_path_factory):
+    """(k, the run directory of the run never interrupted)."""
+    k = request.param
+    run_dir = tmp_path_factory.mktemp(f"uninterrupted_k{k}")
+    code, _, err = run_cli([*LONG, *ACCUMULATE[k], f"hydra.run.dir={run_dir}"])
     assert code == 0, err
-    return run_dir
+    return k, run_dir
 
 
-def kill_mid_run(run_dir, sig: signal.Signals, extra: tuple[str, ...] = ()) -> tuple[int, str]:
+def kill_mid_run(run_dir, sig: signal.Signals, k: int = 1, extra: tuple[str, ...] = ()) -> tuple[int, str]:
     """Run the command (``extra`` overrides appended) in a child process and send it ``sig`` as soon as
     its first checkpoint exists; returns the child's exit code and stderr."""
-    child = Child([*LONG, *extra, f"hydra.run.dir={run_dir}"])
+    child = Child([*LONG, *ACCUMULATE[k], *extra, f"hydra.run.dir={run_dir}"])
     checkpoint = run_dir / "checkpoints" / "last.ckpt"
     while not checkpoint.exists() and child.process.is_alive():
         time.sleep(0.01)
@@ -46,20 +52,30 @@ def kill_mid_run(run_dir, sig: signal.Signals, extra: tuple[str, ...] = ()) -> t
     return code, err
 
 
+def weights(run_dir) -> dict:
+    return torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+
+
 def assert_resumes_to_the_uninterrupted_result(run_dir, uninterrupted, extra: tuple[str, ...] = ()) -> None:
+    k, reference_dir = uninterrupted
     checkpoint_step = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
     assert 3 <= checkpoint_step < 24
-    code, _, err = run_cli([*LONG, *extra, f"hydra.run.dir={run_dir}"])
+    code, out, err = run_cli([*LONG, *ACCUMULATE[k], *extra, f"hydra.run.dir={run_dir}"])
     assert code == 0, err
-    resumed, reference = summary(run_dir), summary(uninterrupted)
+    resumed_line = rf"^  resumed +from step {checkpoint_step} \({24 - checkpoint_step} steps this attempt\)$"
+    assert re.search(resumed_line, out, re.MULTILINE), out
+    resumed, reference = summary(run_dir), summary(reference_dir)
     assert resumed["resumed_from_step"] == checkpoint_step
     assert {k: resumed[k] for k in SAME} == {k: reference[k] for k in SAME}
-    assert (run_dir / "metrics.csv").read_bytes() == (uninterrupted / "metrics.csv").read_bytes()
+    assert (run_dir / "metrics.csv").read_bytes() == (reference_dir / "metrics.csv").read_bytes()
+    ours, theirs = weights(run_dir), weights(reference_dir)
+    assert ours.keys() == theirs.keys()
+    assert [name for name in ours if not torch.equal(ours[name], theirs[name])] == []
 
 
 @pytest.mark.slow
 def test_sigkill_mid_run_then_the_same_command_finishes_bit_identically(tmp_path, uninterrupted):
-    code, _ = kill_mid_run(tmp_path, signal.SIGKILL)
+    code, _ = kill_mid_run(tmp_path, signal.SIGKILL, k=uninterrupted[0])
     assert code == -signal.SIGKILL, "the run finished before the kill"
     assert not (tmp_path / "summary.json").exists()
     assert_resumes_to_the_uninterrupted_result(tmp_path, uninterrupted)
@@ -69,7 +85,8 @@ def test_sigkill_mid_run_then_the_same_command_finishes_bit_identically(tmp_path
 def test_sigterm_saves_a_checkpoint_exits_143_and_the_same_command_finishes_bit_identically(
     tmp_path, uninterrupted
 ):
-    code, err = kill_mid_run(tmp_path, signal.SIGTERM)
+    # Under accumulation (k = 2) the signal lands inside a window: the checkpoint holds its gradients.
+    code, err = kill_mid_run(tmp_path, signal.SIGTERM, k=uninterrupted[0])
     assert code == 143, err[-2000:]
     assert "interrupted: SIGTERM after step" in err.splitlines()[-1]
     assert not (tmp_path / "summary.json").exists()
@@ -79,10 +96,47 @@ def test_sigterm_saves_a_checkpoint_exits_143_and_the_same_command_finishes_bit_
     assert_resumes_to_the_uninterrupted_result(tmp_path, uninterrupted)
 
 
+@pytest.mark.slow
+def test_sigterm_inside_an_accumulation_window_resumes_bit_identically(tmp_path, uninterrupted):
+    """The checkpoint then holds the window's accumulated gradients (Lightning saves none). Where the
+    signal lands is up to the scheduler: the kill is repeated, a little later each time, until it lands
+    inside a window (an odd number of batches done at k = 2)."""
+    k, _ = uninterrupted
+    if k == 1:
+        pytest.skip("k = 1 has no accumulation window")
+    for attempt in range(12):
+        run_dir = tmp_path / str(attempt)
+        run_dir.mkdir()
+        child = Child([*LONG, *ACCUMULATE[k], f"hydra.run.dir={run_dir}"])
+        while not (run_dir / "checkpoints" / "last.ckpt").exists() and child.process.is_alive():
+            time.sleep(0.01)
+        time.sleep(0.01 * attempt)
+        os.kill(child.process.pid, signal.SIGTERM)
+        assert child.finish()[0] == 143
+        checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+        batches = checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]["total"]["completed"]
+        if batches % k:
+            assert checkpoint["suite"]["grads"], "a mid-window checkpoint without the window's gradients"
+            assert_resumes_to_the_uninterrupted_result(run_dir, uninterrupted)
+            return
+    pytest.fail("no SIGTERM of 12 landed inside an accumulation window")
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_a_checkpoint_between_steps_exits_130_and_the_same_command_finishes(
+    tmp_path, uninterrupted
+):
+    code, err = kill_mid_run(tmp_path, signal.SIGINT, k=uninterrupted[0])
+    assert code == 130, err[-2000:]
+    assert err.splitlines()[-1].startswith("interrupted: Ctrl-C after step")
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert_resumes_to_the_uninterrupted_result(tmp_path, uninterrupted)
+
+
 def test_a_broken_checkpoint_is_named_and_fresh_true_starts_afresh(tmp_path, uninterrupted):
     checkpoint = tmp_path / "checkpoints" / "last.ckpt"
     checkpoint.parent.mkdir()
-    whole = (uninterrupted / "checkpoints" / "last.ckpt").read_bytes()
+    whole = (uninterrupted[1] / "checkpoints" / "last.ckpt").read_bytes()
     run = [*TINY, f"hydra.run.dir={tmp_path}"]
     for damaged in (b"not a checkpoint", whole[: len(whole) // 2]):  # garbage, truncated
         checkpoint.write_bytes(damaged)

@@ -30,7 +30,8 @@ def test_a_two_job_sweep_runs_through_the_submitit_local_launcher(tmp_path):
     summaries = sorted(sweep.glob("*/summary.json"))
     assert len(summaries) == 2, sorted(p.name for p in sweep.iterdir())
     records = [json.loads(p.read_text()) for p in summaries]
-    assert sorted(r["row"] for r in records) == ["byol", "no_predictor"]
+    assert sorted(r["choices"]["ablation"] for r in records) == ["byol", "no_predictor"]
+    assert all(r["row"].startswith(f"{r['choices']['ablation']}+") for r in records)  # labelled with TINY
     assert all(r["status"] == "finished" and r["steps"] == 2 for r in records)
     # submitit ran them: each job left its own pickled result and logs in the sweep's .submitit folder.
     assert len(list(sweep.glob(".submitit/*/*_result.pkl"))) == 2

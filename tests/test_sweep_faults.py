@@ -3,7 +3,11 @@ failure and the other runs still run; the sweep's exit code and last line say ho
 runs in a child process, as from the command line (`python -m src.run -m …`)."""
 
 import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -15,7 +19,7 @@ from src.metrics.monitor import CollapseMonitor, encode
 from src.runs.divergence import Diverged
 from src.runs.sweep_callbacks import BASIC_SWEEPER, count_jobs
 from src.train import train
-from tests.conftest import CONF, TINY
+from tests.conftest import CONF, ROOT, TINY
 from tests.run_cli import Child, run_cli
 
 # A row that collapses within a few steps (SimSiam without stop-gradient at a large constant rate).
@@ -37,9 +41,13 @@ def test_a_sweep_with_a_collapsing_a_diverging_and_failing_runs_records_every_ru
     assert code == 1, err[-3000:]
     final_line = f"sweep: 4 runs, 2 failed, 1 diverged, 1 collapsed (see {tmp_path / 'sweep.json'})"
     assert out.splitlines()[-1] == final_line
-    progress = re.findall(r"^\[(\d)/4\] row=no_stopgrad seed=0 → (.+)$", out, re.MULTILINE)
-    assert [int(i) for i, _ in progress] == [1, 2, 3, 4]
-    runs = [summary(tmp_path / f"{job}_no_stopgrad_seed0") for job in range(4)]
+    # One line as each job ends; the label names the row and the overrides that change what is run.
+    progress = re.findall(r"^\[(\d)/4\] (\w+): row=no_stopgrad\+\S+ seed=0 → (.+)$", out, re.MULTILINE)
+    assert [(int(i), status) for i, status, _ in progress] == [
+        (1, "finished"), (2, "diverged"), (3, "failed"), (4, "failed"),
+    ]  # fmt: skip
+    runs = [summary(Path(run_dir)) for _, _, run_dir in progress]
+    assert [Path(r["run_dir"]).name.split("_")[0] for r in runs] == ["0", "1", "2", "3"]
     collapsed, diverged, *failed = runs
     assert collapsed["status"] == "finished" and collapsed["verdict"] == "complete_collapse"
     assert collapsed["final"]["train/loss"] < 0.1  # the loss went (almost) to zero, and the run finished
@@ -101,3 +109,43 @@ def test_the_job_count_of_the_progress_lines_includes_the_sweepers_params():
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         no_rows = len(list((CONF / "ablation").glob("no_*.yaml")))
         assert count_jobs(config) == no_rows * 2
+
+
+def cli(args: list[str]) -> tuple[int, str, str]:
+    """A fresh interpreter, as from the shell: joblib's worker pool must not be one inherited by a fork."""
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    done = subprocess.run(
+        [sys.executable, "-m", "src.run", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.mark.slow
+def test_a_killed_joblib_worker_is_recorded_as_failed_the_other_jobs_run_and_the_rerun_resumes(tmp_path):
+    # Job 1 SIGKILLs its worker at step 3 (after its checkpoint at step 2), like the out-of-memory killer.
+    sweep = [
+        "-m", "hydra/launcher=surviving_joblib", "hydra.launcher.n_jobs=2", *TINY,
+        "trainer.max_steps=6", f"hydra.sweep.dir={tmp_path}", "hydra.sweep.subdir=job${hydra.job.num}",
+    ]  # fmt: skip
+    code, out, err = cli([*sweep, "debug.kill_at_step=null,3,null,null"])
+    assert code == 1, err[-3000:]
+    recorded = json.loads((tmp_path / "sweep.json").read_text())
+    statuses = [j["status"] for j in recorded["jobs"]]
+    assert len(statuses) == 4 and statuses[1] == "failed"
+    assert recorded["jobs"][1]["error"].startswith("its worker process died")
+    # The job beside the dead one may be lost with the pool; every job is a result or recorded as lost.
+    for job in recorded["jobs"]:
+        assert job["status"] == "finished" or "worker process died" in job["error"], job
+    assert statuses[3] == "finished"  # a job started after the death ran in a fresh pool
+    assert out.splitlines()[-1].startswith(f"sweep: 4 runs, {statuses.count('failed')} failed")
+    assert not (tmp_path / "job1" / "summary.json").exists()
+    # The same command again: the finished jobs are skipped, the lost ones resume and finish.
+    code, out, err = cli([*sweep, "debug.kill_at_step=null,3,null,null"])
+    assert code == 0, err[-3000:]
+    assert out.splitlines()[-1].startswith("sweep: 4 runs, 0 failed")
+    assert summary(tmp_path / "job1")["resumed_from_step"] == 2

@@ -3,13 +3,16 @@
 Hydra parses each override's value by its look (``abc`` is a string, ``1`` an int, ``1.5`` a float) and
 struct mode checks only that the key exists. Here each ``key=value`` override is compared with the value
 the same config would hold without the value overrides (the group choices, ablation and study included):
-a number where a number was, a bool where a bool was, a list where a list was.
+a number where a number was, a bool where a bool was, a list where a list was. ``null`` is accepted where
+the constructor the key is handed to takes None (``num_probe_train: int | None``: null = all images).
 """
 
 import functools
+import typing
 from pathlib import Path
 
 from hydra import compose
+from hydra._internal.utils import _locate
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
@@ -50,6 +53,20 @@ def _fits(default, value) -> bool:
     }.get(expected, False)
 
 
+def takes_none(cfg: DictConfig, key: str) -> bool:
+    """Whether the ``_target_`` of the node holding ``key`` declares None for that argument."""
+    parent_key, _, name = key.rpartition(".")
+    target = OmegaConf.select(cfg, f"{parent_key}._target_" if parent_key else "_target_", default=None)
+    if not isinstance(target, str):
+        return False
+    try:
+        built = _locate(target)
+        hints = typing.get_type_hints(built.__init__ if isinstance(built, type) else built)
+    except Exception:  # an unknown _target_ is the preflight's to report
+        return False
+    return type(None) in typing.get_args(hints.get(name))
+
+
 def value_overrides(overrides: list[str], config_dir: Path) -> tuple[list[str], list[str]]:
     """(group overrides, value overrides' keys) of a job's override list; Hydra's own are neither."""
     groups, keys = [], []
@@ -79,6 +96,8 @@ def check_override_types(cfg: DictConfig, overrides: list[str], config_dir: Path
     for key in keys:
         default = _plain(OmegaConf.select(defaults, key, default=None))
         value = _plain(OmegaConf.select(cfg, key, default=None))
+        if value is None and takes_none(cfg, key):
+            continue
         if not _fits(default, value):
             raise ConfigError(
                 f"{key} must be {_expected(default)} (its default is {default!r}), "

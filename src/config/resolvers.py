@@ -7,6 +7,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from src.config.errors import SuiteError
+from src.runs.naming import folder_name, row_label
 
 
 def hydra_choices() -> dict[str, str]:
@@ -34,3 +35,16 @@ def _choice(group: str, default: str) -> str:
 # `${choice:ablation,byol}`: the ablation row of this run; the baseline when no `+ablation=` was given.
 if not OmegaConf.has_resolver("choice"):
     OmegaConf.register_new_resolver("choice", _choice)
+
+
+def _label(row: str) -> str:
+    overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    return row_label(row, overrides)
+
+
+# `${row_label:ROW}`: ROW, plus the overrides that change what the run computes (src/runs/naming.py).
+if not OmegaConf.has_resolver("row_label"):
+    OmegaConf.register_new_resolver("row_label", _label)
+# `${folder:${row}}`: a label as one path component.
+if not OmegaConf.has_resolver("folder"):
+    OmegaConf.register_new_resolver("folder", folder_name)

@@ -112,12 +112,14 @@ class SSLDataModule(pl.LightningDataModule):
         raise NotImplementedError
 
     def train_dataloader(self) -> StepBatches:
-        # Called by Lightning after a checkpoint is restored, so a resumed run continues at its step.
+        # Called by Lightning after a checkpoint is restored, so a resumed run continues where it stopped:
+        # at the number of batches consumed, which under gradient accumulation (k batches per optimizer
+        # step) is global_step·k plus the batches of an unfinished window, not the global step.
         if self.trainer is None:
             return StepBatches(self.train_batch)
         return StepBatches(
             self.train_batch,
-            start_step=self.trainer.global_step,
+            start_step=self.trainer.fit_loop.epoch_loop.batch_progress.total.completed,
             rank=self.trainer.global_rank,
             world_size=self.trainer.world_size,
         )

@@ -107,6 +107,9 @@ class CollapseMonitor(pl.Callback):
         return scalars, spectra
 
     def on_train_start(self, trainer: pl.Trainer, module) -> None:
+        # The step training starts from is measured already (the reference, or before the checkpoint):
+        # under gradient accumulation its first batch would otherwise measure it again.
+        self._last_measured_step = trainer.global_step
         if trainer.global_step == 0:
             self.reference, self.reference_spectra = self._measure_and_log(trainer, module)
 

@@ -1,10 +1,12 @@
 """Checkpoints that make a killed run resume exactly (bit-identical on the CPU).
 
 ``checkpoints/last.ckpt`` holds what Lightning saves (online, target and ensemble weights, optimizer and
-learning-rate schedule state, loop progress, whose optimizer-step count is the EMA step and the data
-position: training batches are a pure function of the global step, src/data/base.py), the callbacks'
-state (the random-init reference, the last loss), and the suite's own entry ``suite``: the config hash,
-how many rows ``metrics.csv`` held, the global random generators' states, and the wandb run id.
+learning-rate schedule state, loop progress, whose optimizer-step count is the EMA step and whose batch
+count is the data position: training batches are a pure function of the batch index, src/data/base.py),
+the callbacks' state (the random-init reference, the last loss), and the suite's own entry ``suite``:
+the config hash, how many rows ``metrics.csv`` held, the global random generators' states, the wandb run
+id, and under gradient accumulation, when saved inside an accumulation window (SIGTERM between two of its
+batches), the gradients accumulated so far, which Lightning does not save.
 
 It is written every ``checkpoint.every_n_steps`` steps between two steps, when SIGTERM arrives (a cluster
 scheduler's warning before pre-emption: Lightning finishes the step, we save and exit with 143), and at
@@ -12,7 +14,10 @@ the end of training; always to a temporary file that then replaces the old one, 
 leaves a whole checkpoint. It is read with ``weights_only=True``.
 """
 
+import os
 import random
+import signal
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +33,38 @@ from src.runs.metrics_csv import MetricsCSVLogger
 SUITE_KEY = "suite"
 
 
+SIGNAL_EXIT = {signal.SIGTERM: 143, signal.SIGINT: 130}  # 128 + N, what a shell reports for signal N
+
+
 class Interrupted(Exception):
-    """The run stopped on SIGTERM after saving its checkpoint; the same command resumes it."""
+    """The run stopped on SIGTERM or Ctrl-C after saving its checkpoint; the same command resumes it."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class CtrlCAsSigterm:
+    """``with CtrlCAsSigterm() as ctrl_c:`` makes SIGINT do what SIGTERM does: Lightning finishes the
+    step, the checkpoint is saved between steps, the run stops (a KeyboardInterrupt could land inside an
+    optimizer step and leave half-updated weights to checkpoint). ``ctrl_c.received`` says it came."""
+
+    def __init__(self):
+        self.received = False
+        self._previous = None
+
+    def _handler(self, signum, frame) -> None:
+        self.received = True
+        os.kill(os.getpid(), signal.SIGTERM)  # Lightning's SIGTERM handler takes it from here
+
+    def __enter__(self) -> "CtrlCAsSigterm":
+        if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -78,6 +113,16 @@ def set_rng_states(states: dict) -> None:
     random.setstate((version, tuple(internal), gauss_next))
 
 
+def window_gradients(trainer: pl.Trainer, module) -> dict[str, torch.Tensor]:
+    """The gradients accumulated so far when inside an accumulation window, else {} (between windows the
+    next batch zeroes them). NOTE: under DDP these are rank 0's; a mid-window resume then hands them to
+    every rank, so only a resume between windows is exact there."""
+    batches = trainer.fit_loop.epoch_loop.batch_progress.total.completed
+    if batches % trainer.accumulate_grad_batches == 0:
+        return {}
+    return {n: p.grad.detach().clone() for n, p in module.named_parameters() if p.grad is not None}
+
+
 class RunCheckpoints(pl.Callback):
     """Saves ``path`` between steps, on SIGTERM and at the end (module docstring). Put it after the
     CollapseMonitor in the callback list, so the final checkpoint holds the final measurement."""
@@ -90,6 +135,7 @@ class RunCheckpoints(pl.Callback):
         self.csv = csv
         self._last_saved_step = 0
         self._between_steps = False
+        self._window_grads: dict[str, torch.Tensor] = {}  # restored at train start (mid-window resume)
 
     def _save(self, trainer: pl.Trainer, between_steps: bool) -> None:
         self.suite["metrics_rows"] = self.csv.flush()  # the file holds every row this checkpoint accounts for
@@ -103,6 +149,13 @@ class RunCheckpoints(pl.Callback):
             self._last_saved_step = step
             self._save(trainer, between_steps=True)
 
+    def on_train_start(self, trainer: pl.Trainer, module) -> None:
+        # NOTE: here, not on load: Lightning zeroes every gradient after restoring, before training starts.
+        parameters = dict(module.named_parameters())
+        for name, grad in self._window_grads.items():
+            parameters[name].grad = grad.to(parameters[name].device)
+        self._window_grads = {}
+
     def on_train_end(self, trainer: pl.Trainer, module) -> None:
         self._save(trainer, between_steps=False)
 
@@ -111,7 +164,11 @@ class RunCheckpoints(pl.Callback):
             self._save(trainer, between_steps=False)
 
     def on_save_checkpoint(self, trainer: pl.Trainer, module, checkpoint: dict) -> None:
-        checkpoint[SUITE_KEY] = {**self.suite, "rng": rng_states()}
+        checkpoint[SUITE_KEY] = {
+            **self.suite,
+            "rng": rng_states(),
+            "grads": window_gradients(trainer, module),
+        }
         if self._between_steps:
             # NOTE: Lightning counts the next batch as "ready" before on_train_batch_start; a checkpoint
             # taken there would make it skip one logging step on restore. Saved as after the previous
@@ -122,4 +179,5 @@ class RunCheckpoints(pl.Callback):
 
     def on_load_checkpoint(self, trainer: pl.Trainer, module, checkpoint: dict) -> None:
         set_rng_states(checkpoint[SUITE_KEY]["rng"])
+        self._window_grads = checkpoint[SUITE_KEY].get("grads", {})
         self._last_saved_step = checkpoint["global_step"]

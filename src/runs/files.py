@@ -9,3 +9,5 @@ TRACEBACK_FILE = "traceback.txt"  # beside a failed run's summary
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT = Path(CHECKPOINT_DIR) / "last.ckpt"  # relative to the run directory
 WANDB_DIR = "wandb"  # the offline mirror's folder
+LOCK_FILE = ".lock"  # held (flock) by the process running in the directory: src/runs/lock.py
+HYDRA_DIR = ".hydra"  # the job's config, Hydra config and overrides, written by the run under its lock

@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from src.config.resolvers import hydra_choices
 from src.runs.atomic import write_json_atomic, write_text_atomic
-from src.runs.files import SUMMARY_FILE, TRACEBACK_FILE
+from src.runs.files import HYDRA_DIR, SUMMARY_FILE, TRACEBACK_FILE
 
 PACKAGES = ("torch", "torchvision", "pytorch-lightning", "hydra-core", "wandb", "numpy", "pandas")
 STATUSES = ("finished", "diverged", "failed")
@@ -98,6 +98,19 @@ def run_identity(cfg: DictConfig, run_dir: Path, device: torch.device) -> dict:
         "run_dir": str(run_dir),
         "config": config,
     }
+
+
+def write_hydra_files(run_dir: Path, cfg: DictConfig) -> None:
+    """``.hydra/{config,hydra,overrides}.yaml`` as Hydra writes them, but by the run, under its folder's
+    lock and only once its checks have passed (conf/hydra/default.yaml sets ``output_subdir: null``)."""
+    folder = Path(run_dir) / HYDRA_DIR
+    folder.mkdir(exist_ok=True)
+    files = {"config.yaml": cfg}
+    if HydraConfig.initialized():
+        files["hydra.yaml"] = OmegaConf.create({"hydra": HydraConfig.get()})
+        files["overrides.yaml"] = OmegaConf.create(list(HydraConfig.get().overrides.task))
+    for name, node in files.items():
+        write_text_atomic(folder / name, OmegaConf.to_yaml(node))
 
 
 def one_line(exc: BaseException) -> str:

@@ -2,8 +2,9 @@
 
 - ``WritableOutputDir``: an output folder that cannot be written is one "error: …" line and exit 2,
   before Hydra's own attempt fails with a traceback.
-- ``SweepReport``: a progress line per job ("[i/N] row=… seed=… → run dir"), one record per job in
-  ``<sweep dir>/.jobs/`` (written by the job's own process, so any launcher works), and at the end
+- ``SweepReport``: a progress line as each job ends ("[done/N] status: row=… seed=… → run dir"), a
+  marker as each starts and one record per job in ``<sweep dir>/.jobs/`` (written by the job's own
+  process, so any launcher works; a job lost with its worker is recorded by the launcher), and at the end
   ``<sweep dir>/sweep.json`` and one line "sweep: N runs, F failed, D diverged, C collapsed (see …)";
   exit 1 if any run failed. Hydra calls ``on_multirun_end`` in reverse order of registration, so the
   callbacks a study adds after this one still run before it exits.
@@ -22,7 +23,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from src.runs.atomic import write_json_atomic
+from src.runs.atomic import write_json_atomic, write_text_atomic
 from src.runs.record import one_line
 
 JOBS_DIR = ".jobs"
@@ -79,6 +80,22 @@ def tally(jobs: list[dict]) -> dict:
     }
 
 
+def write_record(jobs: Path, num: int, record: dict) -> None:
+    jobs.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(jobs / f"{num}.json", {"job": num, **record})
+
+
+def read_record(jobs: Path, num: int) -> dict | None:
+    path = jobs / f"{num}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def started_run_dir(jobs: Path, num: int) -> str | None:
+    """The run folder of job ``num`` if it started (its marker exists), else None."""
+    path = jobs / f"{num}.started"
+    return path.read_text() if path.exists() else None
+
+
 class SweepReport(Callback):
     def __init__(self):
         self.total: int | None = None
@@ -90,12 +107,10 @@ class SweepReport(Callback):
     def on_job_start(self, config: DictConfig, **kwargs) -> None:
         if config.hydra.mode != RunMode.MULTIRUN:
             return
-        number = config.hydra.job.num + 1
-        position = f"{number}/{self.total}" if self.total else f"{number}"
-        print(
-            f"[{position}] row={config.row} seed={config.seed} → {config.hydra.runtime.output_dir}",
-            flush=True,
-        )
+        # The launcher (hydra_plugins/collapse_suite/surviving_joblib.py) tells a job lost with its worker from one never started.
+        jobs = Path(config.hydra.sweep.dir) / JOBS_DIR
+        jobs.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(jobs / f"{config.hydra.job.num}.started", config.hydra.runtime.output_dir)
 
     def on_job_end(self, config: DictConfig, job_return, **kwargs) -> None:
         if config.hydra.mode != RunMode.MULTIRUN:
@@ -106,8 +121,14 @@ class SweepReport(Callback):
             record = {"status": "failed", "verdict": None, "error": one_line(error)}
             record["run_dir"] = config.hydra.runtime.output_dir
         jobs = Path(config.hydra.sweep.dir) / JOBS_DIR
-        jobs.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(jobs / f"{config.hydra.job.num}.json", {"job": config.hydra.job.num, **record})
+        write_record(jobs, config.hydra.job.num, record)
+        # Printed when the job is done, counting the jobs done (parallel jobs finish in any order).
+        done = len(list(jobs.glob("*.json")))
+        position = f"{done}/{self.total}" if self.total else f"{done}"
+        print(
+            f"[{position}] {record['status']}: row={config.row} seed={config.seed} → {record['run_dir']}",
+            flush=True,
+        )
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)

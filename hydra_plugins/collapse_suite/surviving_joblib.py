@@ -1,0 +1,48 @@
+"""Hydra's joblib launcher, made to survive a worker process that dies (SIGKILL, the out-of-memory
+killer, a segfault): joblib then breaks its whole pool, loses the job that was running beside the dead
+one and never starts the rest, and the sweep ends without ``sweep.json`` or its report.
+
+Here the pool is restarted until every job has run: a job that had started (SweepReport's marker in
+``<sweep dir>/.jobs/``) and left no record is recorded as failed, naming the lost worker, and the jobs
+that never started are launched again in a fresh pool, with their own job numbers (their folders do not
+move). A rerun of the sweep then resumes the lost jobs from their checkpoints.
+``hydra/launcher=surviving_joblib`` (conf/hydra/launcher/) selects it; the studies do.
+NOTE: here, not in src/runs/, because Hydra instantiates launchers only from the ``hydra_plugins``
+namespace package; the record helpers it shares with SweepReport stay in src/runs/sweep_callbacks.py.
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
+from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+from src.runs.record import one_line
+from src.runs.sweep_callbacks import JOBS_DIR, read_record, started_run_dir, write_record
+
+
+class SurvivingJoblibLauncher(JoblibLauncher):
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        jobs = Path(str(self.config.hydra.sweep.dir)) / JOBS_DIR
+        returns: list[JobReturn] = []
+        start = 0
+        while start < len(job_overrides):
+            try:
+                return returns + list(super().launch(job_overrides[start:], initial_job_idx + start))
+            except TerminatedWorkerError as error:
+                lost = f"its worker process died ({one_line(error)[:160]}); the rerun resumes it"
+                while start < len(job_overrides):
+                    num = initial_job_idx + start
+                    record = read_record(jobs, num)
+                    if record is None:
+                        run_dir = started_run_dir(jobs, num)
+                        if run_dir is None:
+                            break  # never started: the next pool runs it
+                        record = {"status": "failed", "verdict": None, "error": lost, "run_dir": run_dir}
+                        write_record(jobs, num, record)
+                    done = JobReturn(overrides=list(job_overrides[start]), status=JobStatus.COMPLETED)
+                    done.return_value = record
+                    returns.append(done)
+                    start += 1
+        return returns

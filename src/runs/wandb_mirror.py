@@ -1,0 +1,31 @@
+"""wandb is a mirror of the run directory, never a reason for a run to fail. ``start_mirror`` starts the
+wandb run itself (rather than letting Lightning start it lazily inside ``fit``) so that its start is
+bounded and its failure handled: online without an API key, without a network, or with the server
+down, it waits at most INIT_TIMEOUT_S, prints one warning line, and mirrors offline instead (``wandb
+sync`` uploads it later); the CSV record in the run directory is complete either way."""
+
+import sys
+
+from src.runs.record import one_line
+
+INIT_TIMEOUT_S = 10  # wandb's own default is 90 s, and it retries on top of that
+SETTINGS = {"silent": True, "console": "off", "x_disable_stats": True, "init_timeout": INIT_TIMEOUT_S}
+
+
+def start_mirror(mode: str, **init_kwargs):
+    """``wandb.init(mode=mode, **init_kwargs)``, falling back to offline with one warning if it fails."""
+    import wandb
+
+    try:
+        return wandb.init(mode=mode, settings=wandb.Settings(**SETTINGS), **init_kwargs)
+    except Exception as error:
+        if mode == "offline":
+            raise
+        print(
+            f"warning: wandb could not start {mode} ({one_line(error)}); mirroring offline instead "
+            f"(upload later with `wandb sync {init_kwargs.get('dir')}/wandb/offline-run-*`)",
+            file=sys.stderr,
+            flush=True,
+        )
+        wandb.teardown()  # the failed run still holds its id in wandb's service process
+        return wandb.init(mode="offline", settings=wandb.Settings(**SETTINGS), **init_kwargs)
