@@ -23,7 +23,7 @@ from torch import nn
 
 from src.config.checks import require_bool, require_choice, require_float, require_int
 from src.config.errors import ConfigError, SuiteError
-from src.metrics.verdict import describe_verdict_rule
+from src.metrics.verdict import VerdictRule
 from src.runs.fault_injection import HOOKS
 
 SEED_MAX = 2**32 - 1  # numpy's seed range (pl.seed_everything seeds numpy too)
@@ -74,8 +74,7 @@ def check_settings(cfg: DictConfig) -> None:
     require_int("checkpoint.every_n_steps", cfg.checkpoint.every_n_steps, 1)
     for key in ("every_n_steps", "batch_size", "probe_steps", "knn_k", "predictor_top_k"):
         require_int(f"metrics.{key}", cfg.metrics[key], 1)
-    rule = cfg.metrics.verdict
-    describe_verdict_rule(rule.representation, rule.complete_below, rule.dimensional_below)
+    VerdictRule.from_settings(OmegaConf.to_container(cfg.metrics.verdict))  # its own key checks
     if cfg.cpu_threads is not None:
         require_int("cpu_threads", cfg.cpu_threads, 1)
     require_bool("fresh", cfg.fresh)
@@ -116,7 +115,6 @@ def check_optimizer(make_optimizer, total_steps: int) -> None:
 def check_built(cfg: DictConfig, module, datamodule) -> None:
     """The checks that need the model and the set-up data module (module docstring)."""
     check_batch_size(module, datamodule.batch_size, cfg.model.loss.negatives_weight)
-    require_choice("metrics.verdict.representation", cfg.metrics.verdict.representation, module.measured)
     check_optimizer(module.make_optimizer, cfg.trainer.max_steps)
     # NOTE: the kNN classifier would clamp a larger k to the split, scoring every sample as the majority.
     require_int("metrics.knn_k", cfg.metrics.knn_k, 1, len(datamodule.probe_splits().train_y))
