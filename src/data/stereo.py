@@ -89,7 +89,9 @@ def dot_texture(
     Returns (..., W).
     """
     offset = (positions[..., :, None] - dot_positions[..., None, :]) / sigma  # (..., W, K)
-    blobs = offset.square_().mul_(-0.5).exp_()  # in place: this runs on every training step
+    # In place: this runs on every training step. NOTE: exponents are clamped at −80 (a blob 12.6σ away
+    # then adds 2e-35 instead of 0) because exp's float32 denormal results are ~7× slower on CPUs.
+    blobs = offset.square_().mul_(-0.5).clamp_(min=-80).exp_()
     return (blobs @ signs[..., :, None]).squeeze(-1)
 
 
