@@ -15,7 +15,7 @@ from tests.conftest import ROOT
 SHRUNK = [
     "trainer.max_steps=200",
     "trainer.enable_progress_bar=false",
-    "data.num_train=2048",
+    "data.num_probe_train=2048",
     "data.num_test=512",
     "data.num_eval=256",
     "metrics.probe_steps=30",

@@ -37,7 +37,7 @@ BASE = [
     "trainer.max_steps=2", "trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "data.batch_size=16",
     "model.projector.hidden_dim=32", "model.projector.out_dim=16", "logger=csv",
 ]  # fmt: skip
-STEREO = ["data.num_train=256", "data.num_test=128", "data.num_eval=64", "model.backbone.hidden_dim=32"]
+STEREO = ["data.num_probe_train=256", "data.num_test=128", "data.num_eval=64", "model.backbone.hidden_dim=32"]
 CIFAR = ["data=cifar10", "data.num_eval=4", "model/backbone=cnn"]
 NO_BN = ["model.backbone.norm=none", "model.projector.norm=none"]
 CASES = {

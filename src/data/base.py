@@ -8,10 +8,13 @@ also exposes two fixed, held-out pieces used for measurement (docs/design.md §5
   same data seed) sees the same tensors.
 - ``probe_splits()``: clean (un-augmented) inputs with labels for the linear probe and kNN.
 
-Training batches are a pure function of ``(data seed, global step)``: ``train_batch(step)`` draws the
-sample indices from a generator seeded by the epoch and the augmentation from one seeded by the step.
-That makes runs bit-reproducible and makes resume exact: after a restart the loader simply starts at the
-restored global step (no sampler state to save, no worker RNG to restore).
+Training batches are a pure function of ``(data seed, global step)``. The generated data sets
+(stereograms, shapes) draw fresh samples at every step from ``step_generator(seed, step, key)``, so a run
+never sees a training sample twice, and draw their probe and evaluation sets once from keys of their own
+that no step can take; stored data sets (digits, images) draw the sample indices from a generator seeded
+by the epoch (``epoch_batch_indices``) and the augmentation from one seeded by the step. That makes runs
+bit-reproducible and makes resume exact: after a restart the loader simply starts at the restored global
+step (no sampler state to save, no worker RNG to restore).
 
 ``data.batch_size`` is the global batch. Under multi-process training (conf/trainer/ddp.yaml) every process
 builds the same global batch of the step and keeps its own rows, rank·B/W … (rank+1)·B/W

@@ -3,6 +3,11 @@ a small real-image data set whose two views come from simple batched augmentatio
 
 Each augmentation is a pure function ``(x: (B, 1, H, W), generator) -> (B, 1, H, W)`` that draws its own
 parameters independently per image, so the two views of a sample differ in every parameter.
+
+NOTE: kept for the tests and as a real-image example, but it cannot rank the ablation rows: a random
+network's linear probe already scores 0.975 and every row lands in 0.981–0.992, and its 1,437 training
+images repeat every ~6 steps (only the augmentation is fresh). The second embedded data set that does
+discriminate is ``data=shapes`` (src/data/shapes.py).
 """
 
 import math

@@ -1,11 +1,29 @@
 """Random-dot stereograms (Becker & Hinton 1992, "Self-organizing neural network that discovers surfaces
-in random-dot stereograms"): the suite's default data, generated in memory.
+in random-dot stereograms"): the suite's default data, generated afresh at every step.
 
-Each stereogram is a strip of ``num_patches`` neighbouring patches. A patch holds two eyes: random ±1
-dots for the left eye and, for the right eye, the same dots shifted by the surface's disparity. The two
-views of a training sample are two neighbouring patches of one stereogram: they share the depth and
-nothing else, so a representation that agrees across views has to find depth. Depth is not visible in
-either eye alone, nor linearly in the pixels: it lives only in the correlation between the eyes.
+Each stereogram is a strip of ``num_patches`` neighbouring patches. A patch holds two eyes that look at
+one random-dot texture: the left eye samples it at the pixel centres x, the right eye at x + d(x), where
+d is the surface's disparity. The two views of a training sample are two neighbouring patches of one
+stereogram: they share the depth and nothing else, so a representation that agrees across views has to
+find depth. Depth is not visible in either eye alone, nor linearly in the pixels: it lives only in the
+correlation between the eyes.
+
+How sub-pixel disparity is rendered, and why. The texture is a sum of Gaussian blobs of width ``sigma``
+with random signs, centred at dot positions drawn uniformly on the real line (``dot_density`` per
+pixel); both eyes are the same continuous texture evaluated at their sample positions. Uniform positions
+make the texture stationary under *every* real shift, so for a planar surface the right eye, the left eye
+and each eye of any other stereogram have one and the same distribution whatever d is: a single eye
+carries no trace of the disparity, not even of its fractional part. NOTE: the earlier renderer (right eye
+= linear interpolation between ±1 dots) failed exactly there: its right-eye pixels took the values
+±|1 − 2·frac(d)|, a monocular cue that two patches of one planar stereogram share (tests/
+test_data_stereo.py keeps it as the counter-example). We preferred continuous dot positions to integer
+disparities with jittered dot phases because they keep continuous disparities and curved surfaces.
+NOTE: on a curved surface the right eye samples at spacing 1 + d'(x), a faint monocular trace of the
+slope (|d'| ≤ 2π·max_amplitude·max_cycles/width, 0.033 px/px by default), drawn independently of depth.
+
+Fresh data: the training batch of step s is drawn from a generator keyed by (seed, s), so a run never
+sees a training stereogram twice, reruns are bitwise and resume is exact; the probe-train, probe-test
+and evaluation stereograms come from their own fixed keys, which no training step can take.
 """
 
 import math
@@ -13,17 +31,21 @@ import math
 import torch
 
 from src.config.checks import require_choice, require_float, require_int
-from src.data.base import EvalSet, ProbeSplits, SSLDataModule, epoch_batch_indices, step_generator
+from src.data.base import EvalSet, ProbeSplits, SSLDataModule, step_generator
 
-# Keys for step_generator. Training steps use (epoch,) and (step, _VIEW_KEY); the data sets use
-# keys no epoch can take. NOTE: not -1 and -2: CPython hashes -1 as -2, so both would seed one stream.
-_TRAIN_SET_KEY = -101
-_TEST_SET_KEY = -102
-_VIEW_KEY = 1
+# Keys for step_generator. Training step s uses (s, _TRAIN_KEY); the fixed sets use one key each, a
+# key tuple no training step can produce. NOTE: not -1 and -2: CPython hashes -1 as -2.
+_PROBE_TRAIN_KEY = -101
+_PROBE_TEST_KEY = -102
+_EVAL_KEY = -103
+_TRAIN_KEY = 1
+_KERNEL_RADIUS = (
+    4.0  # in units of sigma: exp(−8) ≈ 3e-4 of a blob lies beyond it, so dots further away are not drawn
+)
 
 
 def random_dots(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
-    """Independent ±1 dots with equal probability. Returns float32 of ``shape``."""
+    """Independent ±1 signs with equal probability. Returns float32 of ``shape``."""
     return torch.randint(0, 2, shape, generator=generator).float() * 2 - 1
 
 
@@ -34,58 +56,86 @@ def planar_disparity(num: int, width: int, max_disparity: float, generator: torc
 
 
 def curved_disparity(
-    num: int, width: int, max_disparity: float, max_cycles: float, generator: torch.Generator
+    num: int,
+    width: int,
+    max_disparity: float,
+    max_amplitude: float,
+    max_cycles: float,
+    generator: torch.Generator,
 ) -> torch.Tensor:
     """A smoothly curved surface per stereogram: d(x) = c + a·sin(2π·k·x/width + φ) with centre
-    c ~ U[0, max_disparity], amplitude a ~ U[0, min(c, max_disparity − c)] (so d stays in range),
-    k ~ U[0, max_cycles] cycles over the strip and phase φ ~ U[0, 2π). Neighbouring pixels then differ
-    by at most π·max_disparity·max_cycles/width. Returns (num, width)."""
+    c ~ U[0, max_disparity], amplitude a ~ U[0, max_amplitude], k ~ U[0, max_cycles] cycles over the
+    strip and phase φ ~ U[0, 2π), all independent. Neighbouring pixels differ by at most
+    2π·max_amplitude·max_cycles/width. Returns (num, width).
+
+    NOTE: d may leave [0, max_disparity] by up to the amplitude. Bounding a by min(c, max − c) (as we
+    did before) would tie the surface's slope to its depth, and the right eye samples the texture at
+    spacing 1 + d'(x): the slope is faintly visible to one eye, so depth would be too.
+    """
     centre = torch.rand(num, 1, generator=generator) * max_disparity
-    amplitude = torch.rand(num, 1, generator=generator) * torch.minimum(centre, max_disparity - centre)
+    amplitude = torch.rand(num, 1, generator=generator) * max_amplitude
     cycles = torch.rand(num, 1, generator=generator) * max_cycles
     phase = torch.rand(num, 1, generator=generator) * 2 * math.pi
     x = torch.arange(width, dtype=torch.float32)  # (width,)
     return centre + amplitude * torch.sin(2 * math.pi * cycles * x / width + phase)
 
 
-def right_eye(dots: torch.Tensor, disparity: torch.Tensor) -> torch.Tensor:
-    """The right eye's image: right[..., x] = dots(x + d(x)), with linear interpolation between dots
-    for fractional disparity (Becker & Hinton used continuous disparities).
+def dot_texture(
+    positions: torch.Tensor, dot_positions: torch.Tensor, signs: torch.Tensor, sigma: float
+) -> torch.Tensor:
+    """The texture Σ_i signs_i · exp(−(p − dot_i)²/(2σ²)) sampled at ``positions``.
 
-    dots: (..., L) with L > width − 1 + max(disparity) + 1; disparity: (..., width) ≥ 0, broadcastable
-    to dots' leading dims. Returns (..., width). The left eye is dots[..., :width].
+    positions: (..., W); dot_positions, signs: (..., K), broadcastable against positions' leading dims.
+    Returns (..., W).
     """
-    width = disparity.shape[-1]
-    position = torch.arange(width, dtype=disparity.dtype) + disparity  # (..., width)
-    below = position.floor()
-    fraction = position - below
-    below = below.long().expand(*dots.shape[:-1], width)
-    fraction = fraction.expand(*dots.shape[:-1], width)
-    left_dot = dots.gather(-1, below)
-    right_dot = dots.gather(-1, below + 1)
-    return (1 - fraction) * left_dot + fraction * right_dot
+    offset = (positions[..., :, None] - dot_positions[..., None, :]) / sigma  # (..., W, K)
+    # In place: this runs on every training step. NOTE: exponents are clamped at −80 (a blob 12.6σ away
+    # then adds 2e-35 instead of 0) because exp's float32 denormal results are ~7× slower on CPUs.
+    blobs = offset.square_().mul_(-0.5).clamp_(min=-80).exp_()
+    return (blobs @ signs[..., :, None]).squeeze(-1)
+
+
+def texture_scale(sigma: float, dot_density: float) -> float:
+    """The texture's standard deviation: a Poisson-like field of ±1 blobs has variance
+    density · ∫exp(−t²/σ²)dt = density · σ·√π (Campbell's theorem)."""
+    return math.sqrt(dot_density * sigma * math.sqrt(math.pi))
 
 
 def stereogram_patches(
-    disparity: torch.Tensor, num_patches: int, height: int, max_disparity: float, generator: torch.Generator
+    disparity: torch.Tensor,
+    num_patches: int,
+    height: int,
+    sigma: float,
+    dot_density: float,
+    noise: float,
+    generator: torch.Generator,
 ) -> torch.Tensor:
     """Cut each stereogram into ``num_patches`` patches and render both eyes of each.
 
-    disparity: (N, num_patches·patch_width), the surface profile over the strip. Every row of a patch
-    has its own random dots and the same disparity profile. Returns (N, num_patches, 2, height,
-    patch_width): channel 0 the left eye, channel 1 the right eye.
+    disparity: (N, num_patches·patch_width), the surface profile over the strip, ≥ −patch_width. Every row of a patch
+    has its own dots and the same disparity profile. ``noise`` is the chance that an eye sees a dot with
+    the opposite sign, independently per eye and dot. Returns (N, num_patches, 2, height, patch_width)
+    with unit variance per pixel: channel 0 the left eye, channel 1 the right eye.
 
     NOTE: each patch draws its own dots (the right eye's overhang is not the next patch's left eye), so
     neighbouring patches share the surface and no dot: agreeing across them cannot rely on shared pixels.
     """
     num, strip_width = disparity.shape
     patch_width = strip_width // num_patches
-    margin = math.floor(max_disparity) + 1  # dots read past the patch's right edge by the right eye
-    dots = random_dots((num, num_patches, height, patch_width + margin), generator)
-    patch_disparity = disparity.reshape(num, num_patches, 1, patch_width)  # same profile on every row
-    left = dots[..., :patch_width]
-    right = right_eye(dots, patch_disparity)
-    return torch.stack([left, right], dim=2)
+    reach = _KERNEL_RADIUS * sigma
+    # Every dot either eye can see. The span depends on the batch's disparities, the density does not.
+    low, high = min(0.0, disparity.min().item()) - reach, patch_width - 1 + disparity.max().item() + reach
+    count = math.ceil((high - low) * dot_density)
+    rows = (num, num_patches, height)
+    dots = low + (high - low) * torch.rand(*rows, count, generator=generator)  # (N, P, H, K)
+    signs = random_dots((*rows, count), generator)
+    x = torch.arange(patch_width, dtype=torch.float32)
+    right_positions = x + disparity.reshape(num, num_patches, 1, patch_width)  # (N, P, 1, W)
+    eyes = []
+    for positions in (x.expand(*rows, patch_width), right_positions.expand(*rows, patch_width)):
+        eye_signs = flip_dots(signs, noise, generator) if noise > 0 else signs
+        eyes.append(dot_texture(positions, dots, eye_signs, sigma))
+    return torch.stack(eyes, dim=2) / texture_scale(sigma, dot_density)
 
 
 def disparity_bins(disparity: torch.Tensor, max_disparity: float, num_bins: int) -> torch.Tensor:
@@ -95,8 +145,7 @@ def disparity_bins(disparity: torch.Tensor, max_disparity: float, num_bins: int)
 
 
 def flip_dots(x: torch.Tensor, prob: float, generator: torch.Generator) -> torch.Tensor:
-    """Flip the sign of each dot independently with probability ``prob`` (training-time noise).
-    Returns x's shape."""
+    """Flip the sign of each entry independently with probability ``prob``. Returns x's shape."""
     flip = torch.rand(x.shape, generator=generator) < prob
     return torch.where(flip, -x, x)
 
@@ -104,9 +153,9 @@ def flip_dots(x: torch.Tensor, prob: float, generator: torch.Generator) -> torch
 class StereoDataModule(SSLDataModule):
     """Random-dot stereogram strips; views are two neighbouring patches, labels are disparity bins.
 
-    After ``setup``: ``train_patches``/``test_patches`` (N, num_patches, *input_shape),
-    ``train_patch_labels``/``test_patch_labels`` (N, num_patches) and the surface profiles
-    ``train_disparity``/``test_disparity`` (N, num_patches·patch_width).
+    After ``setup``: ``probe_train``/``probe_test``/``evaluation``, each a tuple (patches (N,
+    num_patches, *input_shape), patch labels (N, num_patches), surface profiles (N, num_patches·
+    patch_width)), drawn once from their own keys. Training stereograms are drawn per step.
     """
 
     def __init__(
@@ -118,12 +167,14 @@ class StereoDataModule(SSLDataModule):
         height: int,
         max_disparity: float,
         num_disparity_bins: int,
+        max_amplitude: float,
         max_cycles: float,
+        sigma: float,
+        dot_density: float,
         noise: float,
-        num_train: int,
+        num_probe_train: int,
         num_test: int,
         num_eval: int,
-        num_probe_train: int | None,
         batch_size: int,
         seed: int,
     ):
@@ -137,75 +188,81 @@ class StereoDataModule(SSLDataModule):
             "data.max_disparity", max_disparity, 0, patch_width, open_low=True, open_high=True
         )
         self.num_disparity_bins = require_int("data.num_disparity_bins", num_disparity_bins, 2)
+        self.max_amplitude = require_float("data.max_amplitude", max_amplitude, 0, math.inf, open_high=True)
         self.max_cycles = require_float("data.max_cycles", max_cycles, 0, math.inf, open_high=True)
+        # Below 0.1 px a blob falls between the pixel centres; above a patch it is no texture.
+        self.sigma = require_float("data.sigma", sigma, 0.1, patch_width)
+        self.dot_density = require_float("data.dot_density", dot_density, 0, 100, open_low=True)
         self.noise = require_float("data.noise", noise, 0, 1)
-        self.num_train = require_int("data.num_train", num_train, 1)
+        self.num_probe_train = require_int("data.num_probe_train", num_probe_train, 1)
         self.num_test = require_int("data.num_test", num_test, 1)
-        self.num_eval = require_int("data.num_eval", num_eval, 1, num_test)
-        self.num_probe_train = (
-            num_train
-            if num_probe_train is None
-            else require_int("data.num_probe_train", num_probe_train, 1, num_train)
-        )
-        self.batch_size = require_int("data.batch_size", batch_size, 1, num_train)
+        self.num_eval = require_int("data.num_eval", num_eval, 1)
+        self.batch_size = require_int("data.batch_size", batch_size, 1)
         self.seed = require_int("data.seed", seed, 0)
         rows = () if layout == "strip" else (height,)
         self.input_shape = (2, *rows, patch_width)
         self.num_classes = num_disparity_bins
 
-    def _generate(self, num: int, key: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``num`` stereograms from the stream ``key``: (patches, patch labels, disparity profiles)."""
-        generator = step_generator(self.seed, key)
+    def surfaces(self, num: int, generator: torch.Generator) -> torch.Tensor:
+        """``num`` surface profiles over a strip. Returns (num, num_patches·patch_width)."""
         width = self.num_patches * self.patch_width
         if self.surface == "planar":
-            disparity = planar_disparity(num, width, self.max_disparity, generator)
-        else:
-            disparity = curved_disparity(num, width, self.max_disparity, self.max_cycles, generator)
+            return planar_disparity(num, width, self.max_disparity, generator)
+        return curved_disparity(
+            num, width, self.max_disparity, self.max_amplitude, self.max_cycles, generator
+        )
+
+    def render(
+        self, disparity: torch.Tensor, generator: torch.Generator, noise: float = 0.0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Patches and patch labels of profiles ``disparity`` (N, P·patch_width), for any P patches.
+        Returns (N, P, *input_shape) and (N, P) int64."""
+        num, patches_per_row = disparity.shape[0], disparity.shape[1] // self.patch_width
         height = self.height if self.layout == "image" else 1
-        patches = stereogram_patches(disparity, self.num_patches, height, self.max_disparity, generator)
-        patches = patches.reshape(num, self.num_patches, *self.input_shape)
-        patch_mean = disparity.reshape(num, self.num_patches, self.patch_width).mean(-1)  # (num, P)
+        patches = stereogram_patches(
+            disparity, patches_per_row, height, self.sigma, self.dot_density, noise, generator
+        )
+        patch_mean = disparity.reshape(num, patches_per_row, self.patch_width).mean(-1)  # (N, P)
         labels = disparity_bins(patch_mean, self.max_disparity, self.num_disparity_bins)
-        return patches, labels, disparity
+        return patches.reshape(num, patches_per_row, *self.input_shape), labels
+
+    def generate(
+        self, num: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``num`` whole stereograms from ``generator``: (patches, patch labels, disparity profiles)."""
+        disparity = self.surfaces(num, generator)
+        return (*self.render(disparity, generator), disparity)
 
     def setup(self, stage: str | None = None) -> None:
-        if hasattr(self, "train_patches"):  # Lightning may call setup once per stage
+        if hasattr(self, "probe_train"):  # Lightning may call setup once per stage
             return
-        self.train_patches, self.train_patch_labels, self.train_disparity = self._generate(
-            self.num_train, _TRAIN_SET_KEY
-        )
-        self.test_patches, self.test_patch_labels, self.test_disparity = self._generate(
-            self.num_test, _TEST_SET_KEY
-        )
+        for name, num, key in (
+            ("probe_train", self.num_probe_train, _PROBE_TRAIN_KEY),
+            ("probe_test", self.num_test, _PROBE_TEST_KEY),
+            ("evaluation", self.num_eval, _EVAL_KEY),
+        ):
+            setattr(self, name, self.generate(num, step_generator(self.seed, key)))
 
     def train_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Views: an adjacent patch pair per sample, in random order; label: the first view's bin."""
-        index = epoch_batch_indices(self.num_train, self.batch_size, self.seed, step)  # (B,)
-        generator = step_generator(self.seed, step, _VIEW_KEY)
+        """Fresh stereograms of step ``step``. Views: an adjacent patch pair per stereogram, in random
+        order, with training noise; label: the first view's bin."""
+        generator = step_generator(self.seed, step, _TRAIN_KEY)
+        disparity = self.surfaces(self.batch_size, generator)
         pair = torch.randint(0, self.num_patches - 1, (self.batch_size,), generator=generator)
         swap = torch.randint(0, 2, (self.batch_size,), generator=generator)
-        first, second = pair + swap, pair + 1 - swap
-        view1 = self.train_patches[index, first]
-        view2 = self.train_patches[index, second]
-        if self.noise > 0:
-            view1 = flip_dots(view1, self.noise, generator)
-            view2 = flip_dots(view2, self.noise, generator)
-        return view1, view2, self.train_patch_labels[index, first]
+        first, second = pair + swap, pair + 1 - swap  # (B,) patch indices
+        # Only the two patches used are rendered (half the cost): their columns of the profile.
+        columns = torch.arange(self.patch_width)
+        index = torch.cat([first[:, None], second[:, None]], 1)[:, :, None] * self.patch_width + columns
+        patches, labels = self.render(disparity.gather(1, index.flatten(1)), generator, self.noise)
+        return patches[:, 0], patches[:, 1], labels[:, 0]
 
     def eval_set(self) -> EvalSet:
-        n = self.num_eval
-        return EvalSet(
-            view1=self.test_patches[:n, 0],
-            view2=self.test_patches[:n, 1],
-            labels=self.test_patch_labels[:n, 0],
-        )
+        patches, labels, _ = self.evaluation
+        return EvalSet(view1=patches[:, 0], view2=patches[:, 1], labels=labels[:, 0])
 
     def probe_splits(self) -> ProbeSplits:
-        # The stereograms are i.i.d., so the first num_probe_train are a random subset.
-        n = self.num_probe_train
+        (train_x, train_y, _), (test_x, test_y, _) = self.probe_train, self.probe_test
         return ProbeSplits(
-            train_x=self.train_patches[:n, 0],
-            train_y=self.train_patch_labels[:n, 0],
-            test_x=self.test_patches[:, 0],
-            test_y=self.test_patch_labels[:, 0],
+            train_x=train_x[:, 0], train_y=train_y[:, 0], test_x=test_x[:, 0], test_y=test_y[:, 0]
         )
