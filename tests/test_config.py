@@ -127,7 +127,7 @@ def test_a_run_with_overrides_is_labelled_by_its_row_and_overrides_not_as_the_ba
     ]
     assert compose_config(["+ablation=simclr", *how]).row == "simclr"
     # Long override lists are shortened with a hash of all of them: short, and still told apart.
-    many = ["data.num_train=256", "data.batch_size=64", "model.backbone.hidden_dim=32"]
+    many = ["data.num_probe_train=256", "data.batch_size=64", "model.backbone.hidden_dim=32"]
     # (each read right after its compose: like `choice`, the label reads the current job's Hydra config)
     one = compose_config([*many, "model.projector.out_dim=16"]).row
     other = compose_config([*many, "model.projector.out_dim=8"]).row

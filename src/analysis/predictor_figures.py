@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from src.analysis.figures import _save, row_colours, seed_band
+from src.analysis.facets import Line
+from src.analysis.figures import _save, line_colours, seed_band
 from src.analysis.tables import ordered
 
 EIGENVALUE = re.compile(r"predictor/eig(\d+)$")
@@ -23,7 +24,7 @@ def plot_predictor_dynamics(steps: pd.DataFrame, path: Path, baseline: str = "by
     if predictor.empty:
         return None
     rows = ordered(predictor["row"].unique(), baseline)
-    colours = row_colours(rows)
+    colours = line_colours([Line((row,)) for row in rows], baseline)  # the baseline black, as elsewhere
     fig = Figure(figsize=(11, 4))
     eig_ax, align_ax = fig.subplots(1, 2)
     eigenvalues = sorted({m for m in predictor["metric"] if EIGENVALUE.match(m)})
