@@ -15,7 +15,6 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "conf"
 # Groups a row, study or recipe is added with (`+group=NAME`), listed with descriptions, not as groups.
 ADDED = {"ablation": "Ablation rows", "study": "Studies, run with -m", "experiment": "Recipes on real data"}
 HIDDEN = ("hydra", "study/setup", "trainer/settings")  # plumbing, not choices a user makes
-WIDTH = 24
 
 EXIT_CODES = """\
   0    finished, diverged or skipped (a result; a sweep: no run failed)
@@ -70,14 +69,15 @@ def suite_help() -> str:
         "Config groups (GROUP=OPTION; * the default):",
     ]
     all_groups = groups()
+    width = 2 + max(len(name) for name in (*all_groups, *(n for g in ADDED for n in all_groups.get(g, []))))
     for group, options in all_groups.items():
         if group not in ADDED:
             marked = [f"{o}*" if chosen.get(group) == o else o for o in options]
-            lines.append(f"  {group:<{WIDTH}}{', '.join(marked)}")
+            lines.append(f"  {group:<{width}}{', '.join(marked)}")
     for group, title in ADDED.items():
         lines += ["", f"{title} (+{group}=NAME):"]
         for name in all_groups.get(group, []):
-            lines.append(f"  {name:<{WIDTH}}{description(CONFIG_DIR / group / f'{name}.yaml')}")
+            lines.append(f"  {name:<{width}}{description(CONFIG_DIR / group / f'{name}.yaml')}")
     lines += ["", "Options:", OPTIONS, "", "Exit codes:", EXIT_CODES, ""]
     return "\n".join(lines).replace("$", "$$")  # Hydra passes the template through string.Template
 
