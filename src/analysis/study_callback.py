@@ -3,6 +3,8 @@ study's table, figures and claims report are written next to its runs (the sweep
 ``experiments/<study>/``), the invocation is added to the study's provenance, and the paths are printed.
 Hydra calls ``on_multirun_end`` in reverse order of registration, so this runs before
 ``src.runs.sweep_callbacks.SweepReport`` prints its count (and exits 1 if a run failed).
+``RobustnessReport`` (conf/study/robustness.yaml) does the same for a study of conditions
+(``runs/<condition>/<row>/seed<s>/``): one report per condition and the robustness section.
 """
 
 import time
@@ -11,9 +13,10 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from src.analysis.loader import load_runs
+from src.analysis.loader import StudyRuns, load_runs
 from src.analysis.provenance import command_line, invocation, record_invocation
 from src.analysis.report import report_what_was_found
+from src.analysis.robustness import write_robustness_report
 
 
 class StudyReport(Callback):
@@ -25,11 +28,18 @@ class StudyReport(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         self.started = time.time()
 
+    def write(self, study_dir: Path, loaded: StudyRuns) -> list[tuple[str, Path]] | None:
+        """The study's report from its runs; the written paths by label (None: no finished run)."""
+        report = report_what_was_found(study_dir, loaded, self.baseline)
+        if report is None:
+            return None
+        return [("table", report.table_md), ("claims", report.claims_md), ("figures", study_dir / "figures")]
+
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         runs_dir = Path(config.hydra.sweep.dir)
         study_dir = runs_dir.parent
         loaded = load_runs(runs_dir)
-        report = report_what_was_found(study_dir, loaded, self.baseline)  # None: no finished run
+        written = self.write(study_dir, loaded)  # None: no finished run
         launcher = {
             "launcher": OmegaConf.select(config, "hydra.runtime.choices.hydra/launcher", default="basic"),
             "n_jobs": OmegaConf.select(config, "hydra.launcher.n_jobs", default=1),
@@ -37,15 +47,18 @@ class StudyReport(Callback):
         }
         entry = invocation(loaded.runs, self.started, time.time(), command_line(), launcher, self.note)
         provenance = record_invocation(study_dir, config.get("study") or study_dir.name, entry)
-        written = (
-            f"  table      {report.table_md}\n  claims     {report.claims_md}\n"
-            f"  figures    {study_dir / 'figures'}\n"
-            if report is not None
-            else ""
-        )
+        listed = "".join(f"  {label:<10} {path}\n" for label, path in written or ())
         print(
             f"study {config.get('study') or study_dir.name}: {len(loaded.runs)} runs finished, {loaded.n_unfinished} unfinished; "
             f"{entry['runs_executed_now']} executed by this invocation in {entry['wall_time_s']:.0f} s\n"
-            f"{written}  provenance {provenance}",
+            f"{listed}  provenance {provenance}",
             flush=True,
         )
+
+
+class RobustnessReport(StudyReport):
+    """A study of conditions: every condition's report and the robustness section
+    (src/analysis/robustness.py) instead of one report of all runs, which would mix the conditions."""
+
+    def write(self, study_dir: Path, loaded: StudyRuns) -> list[tuple[str, Path]] | None:
+        return write_robustness_report(study_dir, self.baseline)

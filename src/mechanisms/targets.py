@@ -22,7 +22,14 @@ from torch import nn
 
 from src.config.checks import require_choice, require_float, require_int
 from src.config.errors import ConfigError
-from src.mechanisms.ema import copy_buffers_, cosine_tau, ema_update_, floating_state
+from src.mechanisms.ema import (
+    copy_buffers_,
+    cosine_tau,
+    ema_update_,
+    floating_state,
+    half_life_steps,
+    tau_for_half_life,
+)
 from src.models.encoder import Encoder, reinitialise_
 
 INITS = ("copy", "independent")
@@ -53,6 +60,7 @@ class NetworkTarget(nn.Module):
         schedule: str = "cosine",
         bn_buffers: str = "average",
         bn_stats: str = "batch",
+        tau_half_life_fraction: float | None = None,
     ):
         super().__init__()
         require_choice("model.target.init", init, INITS)
@@ -62,6 +70,9 @@ class NetworkTarget(nn.Module):
         require_choice("model.target.bn_stats", bn_stats, ("batch", "running"))
         require_float("model.target.tau", tau, 0.0, 1.0)
         require_float("model.target.tau_final", tau_final, 0.0, 1.0)
+        if tau_half_life_fraction is not None:
+            require_float("model.target.tau_half_life_fraction", tau_half_life_fraction, 0.0, open_low=True)
+        self.half_life_fraction = tau_half_life_fraction
         self.init, self.update_rule, self.schedule, self.bn_buffers = init, update, schedule, bn_buffers
         self.bn_stats = bn_stats
         self.tau_base, self.tau_final = tau, tau_final
@@ -71,9 +82,12 @@ class NetworkTarget(nn.Module):
         self.network.requires_grad_(False)
 
     def tau(self, step: int, total_steps: int) -> float:
+        base = self.tau_base
+        if self.half_life_fraction is not None:  # the horizon is a fraction of this run: τ^(f·T) = ½
+            base = tau_for_half_life(half_life_steps(self.half_life_fraction, total_steps))
         if self.schedule == "constant":
-            return self.tau_base
-        return cosine_tau(step, total_steps, self.tau_base, self.tau_final)
+            return base
+        return cosine_tau(step, total_steps, base, self.tau_final)
 
     def forward(self, x: torch.Tensor, online_z: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
