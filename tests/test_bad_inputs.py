@@ -93,16 +93,12 @@ CASES = {
         "optimizer.algorithm.momentum must be a finite number ≥ 0, got -0.5",
     ),
     "verdict on an unknown representation": (
-        ["metrics.verdict.representation=q"],
-        "metrics.verdict.representation must be one of h, z, p, got 'q'",
-    ),
-    "verdict on p without a predictor": (
-        ["+ablation=no_predictor", "metrics.verdict.representation=p"],
-        "metrics.verdict.representation must be one of h, z, got 'p'",
+        ["metrics.verdict.complete_on=[z,q]"],
+        "metrics.verdict.complete_on[k] must be one of h, z, p, got 'q'",
     ),
     "negative verdict threshold": (
-        ["metrics.verdict.complete_below=-1"],
-        "metrics.verdict.complete_below must be a finite number ≥ 0, got -1",
+        ["metrics.verdict.spread_below=-1"],
+        "metrics.verdict.spread_below must be a finite number in (0, 1], got -1",
     ),
     "kNN with more neighbours than probe samples": (
         ["metrics.knn_k=100000"],
