@@ -8,12 +8,14 @@ src/runs/sweep_callbacks.py prints the final count and exits 1 if any run failed
 """
 
 import logging
+import os
 import sys
 import time
 import warnings
 from pathlib import Path
 
 import hydra
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
@@ -27,6 +29,17 @@ from src.train import train
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
 SIGTERM_EXIT = 143  # 128 + SIGTERM, what a shell reports for a process the signal ended
+NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
+
+
+def plain_cuda_check() -> None:
+    """Undo the NVML-based CUDA check where no GPU is present. lightning_fabric's import sets
+    PYTORCH_NVML_BASED_CUDA_CHECK=1 so that torch.cuda.is_available() cannot poison a later fork
+    (pytorch#83973); without a GPU there is nothing to poison, and that check then costs ~60 µs per call,
+    made by every optimizer step (torch.optim's graph-capture health check asks for the accelerator).
+    Changes no number: only how availability is asked."""
+    if os.environ.get(NVML_CHECK) == "1" and not torch.cuda.is_available():
+        del os.environ[NVML_CHECK]
 
 
 def user_error(exc: BaseException) -> SuiteError | None:
@@ -72,6 +85,7 @@ def main(cfg: DictConfig) -> dict:
     run_dir = Path(hydra_cfg.runtime.output_dir)
     sweeping = hydra_cfg.mode == RunMode.MULTIRUN
     started = time.time()
+    plain_cuda_check()
     try:
         check_override_types(cfg, list(hydra_cfg.overrides.task), CONFIG_DIR)
         summary = train(cfg, run_dir)
