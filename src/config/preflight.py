@@ -21,6 +21,8 @@ def check_settings(cfg: DictConfig) -> None:
     require_int("checkpoint.every_n_steps", cfg.checkpoint.every_n_steps, 1)
     for key in ("every_n_steps", "batch_size", "probe_steps", "knn_k"):
         require_int(f"metrics.{key}", cfg.metrics[key], 1)
+    if cfg.metrics.probe_every_n_steps is not None:
+        require_int("metrics.probe_every_n_steps", cfg.metrics.probe_every_n_steps, 1)
     if cfg.cpu_threads is not None:
         require_int("cpu_threads", cfg.cpu_threads, 1)
     require_bool("fresh", cfg.fresh)
