@@ -7,11 +7,12 @@
 1. In one process, side by side: steps ``warmup`` … ``warmup + steps`` of a real run (``src.train.train``:
    Lightning's loop, the run's callbacks, CSV logging, the checkpoint callback) against the same steps of
    the plain loop below, repetitions interleaved (suite, plain, suite, plain, …) so that load on the
-   machine hits both alike; the median of each and their ratio (target ≤ 1.10×). Both runs train
+   machine hits both alike; wall and CPU time (the process's own, less disturbed by other jobs), the
+   median of each and the median of the paired ratios (target ≤ 1.10×). Both runs train
    ``warmup + steps + 1`` steps from the same seed; whether their weights then agree bitwise is printed.
 2. As processes, with their imports: ``python -m src.run logger=csv`` (the default run, 600 steps,
    measuring every ``metrics.every_n_steps``) against ``--plain-process``, the plain loop with the same
-   measurements (``measure`` of the collapse monitor, at the same steps); ratio of wall times (target
+   measurements (``measure`` of the collapse monitor, at the same steps); wall and CPU times (target
    ≤ 1.3×), also interleaved.
 
 The plain loop is what Lightning runs for this module, written out: the same networks
@@ -30,6 +31,7 @@ Both loops run with torch's plain CUDA check (``src.run.plain_cuda_check``, as t
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -86,31 +88,42 @@ class PlainLoop:
         module.target.update(module.encoder, step, self.total_steps)
         self.scheduler.step()
 
-    def run(self, clock_from: int, clock_steps: int, measure_every: int | None = None) -> float:
+    def run(self, clock_from: int, clock_steps: int, measure_every: int | None = None) -> tuple[float, float]:
         """Train every step; with ``measure_every``, measure as the collapse monitor does (before the first
-        step, every ``measure_every`` steps, once at the end). Returns seconds per clocked step."""
+        step, every ``measure_every`` steps, once at the end). Returns (wall, CPU) seconds per clocked step."""
         module, settings = self.module, self.cfg.metrics
         probe_every = settings.probe_every_n_steps
         module.train()
         if measure_every:
             measure(module, self.datamodule, settings)
-        start = None
+        start = seconds = (0.0, 0.0)
         for step in range(self.total_steps):
             if step == clock_from:
-                start = time.perf_counter()
+                start = (time.perf_counter(), time.process_time())
             elif step == clock_from + clock_steps:
-                seconds = (time.perf_counter() - start) / clock_steps
+                seconds = (
+                    (time.perf_counter() - start[0]) / clock_steps,
+                    (time.process_time() - start[1]) / clock_steps,
+                )
             self.step(step)
             done = step + 1
             if measure_every and (done % measure_every == 0 or done == self.total_steps):
                 probe = probe_every is None or done % probe_every == 0 or done == self.total_steps
                 measure(module, self.datamodule, settings, linear_probe=probe)
-        return seconds if clock_steps else 0.0
+        return seconds
 
 
-def paired_ratio(a: list[float], b: list[float]) -> float:
-    """Median of a[i] / b[i]: each pair ran back to back, under about the same load."""
-    return statistics.median(x / y for x, y in zip(a, b, strict=True))
+def compare(label: str, suite: list[tuple], plain: list[tuple], scale: float, unit: str, target: str) -> None:
+    """Medians of (wall, CPU) times of each and the median of the paired ratios (each pair ran back to
+    back, under about the same load). CPU time is what this process itself spent: less disturbed by
+    other jobs on a busy machine than wall time, which is what a user waits."""
+    for i, kind in enumerate(("wall", "CPU")):
+        a, b = [t[i] for t in suite], [t[i] for t in plain]
+        paired = statistics.median(x / y for x, y in zip(a, b, strict=True))
+        print(
+            f"{label}, {kind} time, median of {len(a)}: suite {scale * statistics.median(a):.2f} {unit}, plain "
+            f"{scale * statistics.median(b):.2f} {unit}; ratio {paired:.3f}× (median of paired ratios; target {target})"
+        )
 
 
 def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
@@ -123,21 +136,16 @@ def in_process(overrides: list[str], warmup: int, steps: int, reps: int) -> None
     for rep in range(reps):
         with tempfile.TemporaryDirectory(prefix="speed-loop-") as run_dir:
             clocked_run([*EMBEDDED, *overrides], Path(run_dir), warmup, steps)
-        suite_times.append(CLOCK.seconds_per_step)
+        suite_times.append((CLOCK.seconds_per_step, CLOCK.cpu_seconds_per_step))
         cfg = compose_config([*EMBEDDED, *overrides, f"trainer.max_steps={warmup + steps + 1}"])
         plain = PlainLoop(cfg)
         plain_times.append(plain.run(warmup, steps))
         equal.append(same_weights(CLOCK.trainer.lightning_module, plain.module))
+        (sw, sc), (pw, pc) = suite_times[-1], plain_times[-1]
         print(
-            f"  rep {rep}: suite {1e3 * suite_times[-1]:.2f} ms/step, plain {1e3 * plain_times[-1]:.2f} ms/step"
+            f"  rep {rep}: ms/step wall suite {1e3 * sw:.2f} plain {1e3 * pw:.2f}, CPU suite {1e3 * sc:.2f} plain {1e3 * pc:.2f}"
         )
-    suite, plain_s = statistics.median(suite_times), statistics.median(plain_times)
-    paired = paired_ratio(suite_times, plain_times)
-    print(
-        f"loop, {steps} steps after {warmup}, median of {reps}: suite {1e3 * suite:.2f} ms/step, "
-        f"plain {1e3 * plain_s:.2f} ms/step, ratio {suite / plain_s:.3f}× (median of the paired ratios "
-        f"{paired:.3f}×; target ≤ 1.10×)"
-    )
+    compare(f"loop, {steps} steps after {warmup}", suite_times, plain_times, 1e3, "ms/step", "≤ 1.10×")
     print(f"weights after {warmup + steps + 1} steps bitwise equal to the plain loop's: {all(equal)}")
 
 
@@ -156,13 +164,13 @@ def foreach_effect(overrides: list[str], warmup: int, steps: int, reps: int) -> 
                 ]
             )
             plain = PlainLoop(cfg)
-            times[foreach].append(plain.run(warmup, steps))
+            times[foreach].append(plain.run(warmup, steps)[1])  # CPU time
             modules[foreach] = plain.module
     off, on = statistics.median(times["null"]), statistics.median(times["true"])
     a, b = modules["null"].state_dict(), modules["true"].state_dict()
     largest = max((a[k].float() - b[k].float()).abs().max().item() for k in a)
     print(
-        f"AdamW foreach, plain loop, median of {reps}: single-tensor {1e3 * off:.2f} ms/step, foreach "
+        f"AdamW foreach, plain loop, CPU time, median of {reps}: single-tensor {1e3 * off:.2f} ms/step, foreach "
         f"{1e3 * on:.2f} ms/step ({on / off:.3f}×); weights after {warmup + steps + 1} steps bitwise equal: "
         f"{same_weights(modules['null'], modules['true'])} (largest difference {largest:.3g})"
     )
@@ -178,23 +186,26 @@ def measurement_cost(overrides: list[str], reps: int) -> None:
     times: dict[bool, list[float]] = {True: [], False: []}
     for _ in range(reps):
         for linear_probe in times:
-            start = time.perf_counter()
+            start = time.process_time()
             measure(plain.module, plain.datamodule, cfg.metrics, linear_probe=linear_probe)
-            times[linear_probe].append(time.perf_counter() - start)
+            times[linear_probe].append(time.process_time() - start)
     full, rest = statistics.median(times[True]), statistics.median(times[False])
     print(
-        f"one measurement at step {cfg.metrics.every_n_steps}, median of {reps}: {full:.2f} s, without the "
-        f"linear probe {rest:.2f} s (the probe {1 - rest / full:.0%} of it); per training step of the plain "
-        f"loop: {full / cfg.metrics.every_n_steps * 1e3:.2f} ms amortised"
+        f"one measurement at step {cfg.metrics.every_n_steps}, CPU time, median of {reps}: {full:.2f} s, without the "
+        f"linear probe {rest:.2f} s (the probe {1 - rest / full:.0%} of it); amortised over the "
+        f"{cfg.metrics.every_n_steps} steps between measurements {full / cfg.metrics.every_n_steps * 1e3:.2f} ms a step"
     )
 
 
-def timed(command: list[str], env: dict) -> float:
-    start = time.perf_counter()
+def timed(command: list[str], env: dict) -> tuple[float, float]:
+    """(wall, CPU) seconds of a child process, its imports included."""
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     subprocess.run(
         command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    return time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return time.perf_counter() - start, cpu
 
 
 def as_processes(overrides: list[str], reps: int) -> None:
@@ -206,15 +217,11 @@ def as_processes(overrides: list[str], reps: int) -> None:
             suite_cmd = [sys.executable, "-m", "src.run", *EMBEDDED, f"hydra.run.dir={run_dir}", *overrides]
             suite_times.append(timed(suite_cmd, env))
             plain_times.append(timed([sys.executable, __file__, "--plain-process", *overrides], env))
+            (sw, sc), (pw, pc) = suite_times[-1], plain_times[-1]
             print(
-                f"  rep {rep}: python -m src.run {suite_times[-1]:.1f} s, plain process {plain_times[-1]:.1f} s"
+                f"  rep {rep}: s wall python -m src.run {sw:.1f} plain {pw:.1f}, CPU {sc:.1f} plain {pc:.1f}"
             )
-    suite, plain_s = statistics.median(suite_times), statistics.median(plain_times)
-    paired = paired_ratio(suite_times, plain_times)
-    print(
-        f"process, median of {reps}: python -m src.run {suite:.1f} s, plain {plain_s:.1f} s, "
-        f"ratio {suite / plain_s:.3f}× (median of the paired ratios {paired:.3f}×; target ≤ 1.3×)"
-    )
+    compare("process (python -m src.run)", suite_times, plain_times, 1.0, "s", "≤ 1.3×")
 
 
 def main() -> None:

@@ -6,6 +6,8 @@
 - The final measurement is taken once (a row at step ``max_steps``, not two); the linear probe can be
   thinned out (``metrics.probe_every_n_steps``, off by default) without touching the other metrics.
 - The entry point drops Lightning's NVML-based CUDA check only where no GPU is present.
+- The benchmark's plain PyTorch loop trains the suite's networks to bitwise the same weights (so the ratio
+  it prints compares like with like).
 """
 
 import csv
@@ -16,11 +18,14 @@ import pytest
 import torch
 
 import src.run
+from benchmarks.harness import CLOCK, clocked_run
+from benchmarks.loop_overhead import PlainLoop, same_weights
 from src.config.errors import ConfigError
 from src.runs.divergence import DivergenceGuard
 from src.runs.files import METRICS_FILE, SUMMARY_FILE
 from src.ssl_module import SSLModule
 from src.train import train
+from tests.conftest import TINY
 
 # 8 steps written every 3rd: steps 3 and 6 logged, the other six not; measured at 0, 2, 4, 6 and 8.
 SPARSE_LOGGING = ("trainer.max_steps=8", "trainer.log_every_n_steps=3")
@@ -101,3 +106,12 @@ def test_the_nvml_check_is_dropped_only_without_a_gpu(monkeypatch, gpu):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
     src.run.plain_cuda_check()
     assert (os.environ.get(src.run.NVML_CHECK) == "1") is gpu
+
+
+def test_the_benchmarks_plain_loop_trains_to_the_suites_weights_bitwise(tiny_config, tmp_path):
+    clocked_run(TINY, tmp_path / "suite", warmup=1, steps=2)  # 4 steps of a real run
+    plain = PlainLoop(tiny_config("trainer.max_steps=4"))
+    plain.run(0, 0)
+    assert same_weights(CLOCK.trainer.lightning_module, plain.module)
+    plain.step(4)  # one step more: the comparison can tell weights apart
+    assert not same_weights(CLOCK.trainer.lightning_module, plain.module)
