@@ -91,7 +91,8 @@ def peak_memory_bytes(device: torch.device) -> int:
 
 class StepClock(pl.Callback):
     """Wall time of steps warmup … warmup + steps (everything between their starts: data, step, hooks,
-    logging), the memory in use when they start and the peak over them. The device is synchronised only
+    logging), and the process's CPU time over them (less disturbed by other jobs on a busy machine),
+    the memory in use when they start and the peak over them. The device is synchronised only
     at the two ends."""
 
     def __init__(self):
@@ -99,7 +100,7 @@ class StepClock(pl.Callback):
 
     def configure(self, warmup: int, steps: int, sync_steps: int = 0) -> None:
         self.warmup, self.steps, self.sync_steps = warmup, steps, sync_steps
-        self.seconds_per_step = self.start_bytes = self.peak_bytes = None
+        self.seconds_per_step = self.cpu_seconds_per_step = self.start_bytes = self.peak_bytes = None
         self.syncs: collections.Counter | None = None  # "file:line" of the Python caller -> count
         self.trainer: pl.Trainer | None = None
 
@@ -109,10 +110,11 @@ class StepClock(pl.Callback):
             synchronize(pl_module.device)
             peak_memory_reset(pl_module.device)
             self.start_bytes = memory_bytes(pl_module.device)
-            self._start = time.perf_counter()
+            self._start, self._cpu_start = time.perf_counter(), time.process_time()
         elif step == self.warmup + self.steps:
             synchronize(pl_module.device)
             self.seconds_per_step = (time.perf_counter() - self._start) / self.steps
+            self.cpu_seconds_per_step = (time.process_time() - self._cpu_start) / self.steps
             self.peak_bytes = peak_memory_bytes(pl_module.device)
             if self.sync_steps and pl_module.device.type == "cuda":
                 self._caught = warnings.catch_warnings(record=True)

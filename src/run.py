@@ -21,10 +21,11 @@ import traceback  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-_NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
-_nvml_check_given = os.environ.get(_NVML_CHECK)
+NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
+_nvml_check_given = os.environ.get(NVML_CHECK)  # the user's own, read before Lightning's import sets it
 
 import hydra  # noqa: E402
+import torch  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from hydra.errors import HydraException  # noqa: E402
 from hydra.types import RunMode  # noqa: E402
@@ -40,13 +41,20 @@ from src.runs.checkpointing import SIGNAL_EXIT, Interrupted  # noqa: E402
 from src.runs.record import one_line, record_failure  # noqa: E402
 from src.train import train  # noqa: E402
 
-# NOTE: Lightning's import sets PYTORCH_NVML_BASED_CUDA_CHECK=1, which makes every
-# torch.cuda.is_available() (the optimizers ask it each step) query NVML instead of using torch's cached
-# answer. Whether CUDA is there is the same either way; only the cost differs. The user's own setting stays.
-if _nvml_check_given is None:
-    os.environ.pop(_NVML_CHECK, None)
-else:
-    os.environ[_NVML_CHECK] = _nvml_check_given
+
+def plain_cuda_check(given: str | None) -> None:
+    """Undo Lightning's NVML-based CUDA check where no GPU is present; ``given`` is the user's own setting,
+    which always stays. lightning_fabric's import sets PYTORCH_NVML_BASED_CUDA_CHECK=1 so that
+    torch.cuda.is_available() cannot poison a later fork (pytorch#83973); without a GPU there is nothing to
+    poison, and that check costs ~60 µs per call, made by every optimizer step (torch.optim's graph-capture
+    health check). Changes no number: only how availability is asked."""
+    if given is not None:
+        os.environ[NVML_CHECK] = given
+    elif not torch.cuda.is_available():
+        os.environ.pop(NVML_CHECK, None)
+
+
+plain_cuda_check(_nvml_check_given)
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
 BAD_INPUT_EXIT = 2

@@ -167,7 +167,7 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict:
             guard,
             *fault_injection(cfg.debug),
             checkpoints,
-            *progress_bar(cfg.trainer.enable_progress_bar),
+            *progress_bar(cfg.trainer),
         ],
         plugins=[AtomicCheckpointIO()],
         enable_checkpointing=False,

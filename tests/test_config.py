@@ -153,7 +153,9 @@ def test_help_lists_groups_rows_studies_options_and_exit_codes():
     assert "Powered by Hydra" not in out
     for row in ROWS:
         assert re.search(rf"^  {re.escape(row)} +\S", out, re.MULTILINE), row  # the row and its description
-    assert re.search(r"^  model/predictor +directcopy, directpred, identity, linear, mlp\*$", out, re.MULTILINE)
+    assert re.search(
+        r"^  model/predictor +directcopy, directpred, identity, linear, mlp\*$", out, re.MULTILINE
+    )
     for text in ("collapse_table", "tau_sweep", "cifar10", "fresh=true", "Exit codes:", "130", "143"):
         assert text in out, text
 

@@ -75,6 +75,8 @@ def check_settings(cfg: DictConfig) -> None:
     for key in ("every_n_steps", "batch_size", "probe_steps", "knn_k", "predictor_top_k"):
         require_int(f"metrics.{key}", cfg.metrics[key], 1)
     VerdictRule.from_settings(OmegaConf.to_container(cfg.metrics.verdict))  # its own key checks
+    if cfg.metrics.probe_every_n_steps is not None:
+        require_int("metrics.probe_every_n_steps", cfg.metrics.probe_every_n_steps, 1)
     if cfg.cpu_threads is not None:
         require_int("cpu_threads", cfg.cpu_threads, 1)
     require_bool("fresh", cfg.fresh)

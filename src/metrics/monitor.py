@@ -32,8 +32,11 @@ def encode(module, datamodule: SSLDataModule, x: torch.Tensor, batch_size: int) 
     return {name: torch.cat(parts) for name, parts in chunks.items()}
 
 
-def measure(module, datamodule: SSLDataModule, settings: dict) -> tuple[dict[str, float], dict[str, list]]:
-    """All metrics of the module as it is now: (scalars, singular spectra). Leaves the module's state and
+def measure(
+    module, datamodule: SSLDataModule, settings: dict, linear_probe: bool = True
+) -> tuple[dict[str, float], dict[str, list]]:
+    """All metrics of the module as it is now: (scalars, singular spectra); without ``linear_probe`` all
+    but ``linear_acc`` (the L-BFGS fit, most of a measurement's time). Leaves the module's state and
     training mode as they were."""
     with calibrated_batchnorm(module, datamodule, settings["calibration_batches"]):
         eval_set = datamodule.eval_set()
@@ -51,9 +54,10 @@ def measure(module, datamodule: SSLDataModule, settings: dict) -> tuple[dict[str
         train_h = encode(module, datamodule, probe.train_x, bs)["h"]
         test_h = encode(module, datamodule, probe.test_x, bs)["h"]
         k = datamodule.num_classes
-        scalars["linear_acc"] = linear_probe_accuracy(
-            train_h, probe.train_y, test_h, probe.test_y, k, steps=settings["probe_steps"]
-        )
+        if linear_probe:
+            scalars["linear_acc"] = linear_probe_accuracy(
+                train_h, probe.train_y, test_h, probe.test_y, k, steps=settings["probe_steps"]
+            )
         scalars["knn_acc"] = knn_accuracy(
             train_h, probe.train_y, test_h, probe.test_y, k, k=settings["knn_k"]
         )
@@ -97,9 +101,11 @@ class CollapseMonitor(pl.Callback):
         self.reference, self.reference_spectra = state["reference"], state["reference_spectra"]
         self.final, self.final_spectra = state["final"], state["final_spectra"]
 
-    def _measure_and_log(self, trainer: pl.Trainer, module) -> tuple[dict[str, float], dict[str, list]]:
+    def _measure_and_log(
+        self, trainer: pl.Trainer, module, linear_probe: bool = True
+    ) -> tuple[dict[str, float], dict[str, list]]:
         try:
-            scalars, spectra = measure(module, trainer.datamodule, self.settings)
+            scalars, spectra = measure(module, trainer.datamodule, self.settings, linear_probe)
         except Diverged as error:
             raise Diverged(error.what, trainer.global_step) from None
         for logger in trainer.loggers:
@@ -117,10 +123,14 @@ class CollapseMonitor(pl.Callback):
         step = trainer.global_step  # under gradient accumulation several batches share a step
         if (
             step % self.settings["every_n_steps"] == 0
-            and step != self._last_measured_step < trainer.max_steps
+            and step != self._last_measured_step
+            and step < trainer.max_steps  # the last step is measured once, by on_train_end
         ):
             self._last_measured_step = step
-            self._measure_and_log(trainer, module)
+            probe_every = self.settings["probe_every_n_steps"]  # null: at every measurement
+            self._measure_and_log(
+                trainer, module, linear_probe=probe_every is None or step % probe_every == 0
+            )
 
     def on_train_end(self, trainer: pl.Trainer, module) -> None:
         self.final, self.final_spectra = self._measure_and_log(trainer, module)

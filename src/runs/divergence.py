@@ -40,7 +40,8 @@ class DivergenceGuard(pl.Callback):
             raise Diverged(f"the training loss is {value}", trainer.global_step)
 
     def on_train_batch_end(self, trainer: pl.Trainer, module, outputs, batch, batch_idx: int) -> None:
-        self.last_loss = float(trainer.callback_metrics["train/loss"])
+        # From the step's outputs: self.log reaches callback_metrics only every log_every_n_steps steps.
+        self.last_loss = float(outputs["train/loss"])
 
     def state_dict(self) -> dict:
         return {"last_loss": self.last_loss}
