@@ -207,5 +207,17 @@ def test_the_committed_studies_keep_their_held_out_sizes():
     for study in ("collapse_table", "tau_sweep"):
         data = compose_config([f"+study={study}"]).data
         assert (data.num_test, data.num_eval, data.num_probe_train) == (512, 256, 2048)
-    digits = compose_config(["+study=robustness", "study/condition@condition=second_dataset"]).data
-    assert digits._target_ == "src.data.digits.DigitsDataModule" and "num_test" not in digits
+    shapes = compose_config(["+study=robustness", "study/condition@condition=second_dataset"]).data
+    assert shapes._target_ == "src.data.shapes.ShapesDataModule"
+    assert (shapes.num_test, shapes.num_eval, shapes.num_probe_train) == (512, 256, 2048)
+
+
+def test_the_robustness_study_runs_exactly_the_rows_the_claims_read():
+    from omegaconf import OmegaConf
+
+    from src.analysis.claim_catalogue import CLAIMS
+    from tests.conftest import CONF, ROWS
+
+    study = OmegaConf.load(CONF / "study" / "robustness.yaml")
+    swept = set(study.hydra.sweeper.params["+ablation"].replace(" ", "").split(","))
+    assert swept == {row for claim in CLAIMS for row in claim.rows} & set(ROWS)

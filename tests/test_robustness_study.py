@@ -82,7 +82,7 @@ def test_each_condition_changed_what_it_says_and_nothing_else(study):
     assert no_bn["projector"]["norm"] == no_bn["predictor"]["net"]["norm"] == "none"
     assert summary(study_dir, "predictor_lr_x10", "byol")["config"]["optimizer"]["predictor_lr_scale"] == 10
     assert summary(study_dir, "second_dataset", "byol")["config"]["data"]["_target_"].endswith(
-        "DigitsDataModule"
+        "ShapesDataModule"
     )
     assert summary(study_dir, "default", "byol")["config"]["data"]["_target_"].endswith("StereoDataModule")
 
@@ -106,7 +106,7 @@ def test_the_study_reports_every_claim_in_every_condition_and_says_where(study):
     assert "## Robustness across conditions" in claims and "python -m src.analysis.robustness" in claims
     setting = frame.loc[frame["condition"] == "budget_x5", "setting"].iloc[0]
     assert f"trainer.max_steps={5 * STEPS}" in setting and "tau_stated_for_steps" in setting
-    assert frame.loc[frame["condition"] == "second_dataset", "setting"].iloc[0] == "data=digits"
+    assert frame.loc[frame["condition"] == "second_dataset", "setting"].iloc[0] == "data=shapes"
     for condition in [*SHORT[1:], "budget_x5"]:
         assert (study_dir / "conditions" / condition / "claims.md").stat().st_size > 0
     assert (study_dir / "PROVENANCE.md").read_text().count("## Invocation") == 2
