@@ -16,17 +16,19 @@ from src.config.errors import ConfigError
 from src.data.augment import (
     ViewAugmentation,
     ViewPair,
+    apply_view,
+    normalize,
+    sample_crop_boxes,
+    sample_view_params,
+)
+from src.data.image_ops import (
     adjust_brightness,
     adjust_contrast,
     adjust_hue,
     adjust_saturation,
-    apply_view,
     gaussian_blur,
     gaussian_kernels,
     grayscale,
-    normalize,
-    sample_crop_boxes,
-    sample_view_params,
     solarize,
 )
 

@@ -6,7 +6,8 @@ told its rank; Lightning joins them, it does not launch them) and runs two steps
 give the same loss (the mean of the two processes' losses) and the same gradients, step after step, for
 β = 0 and for β > 0 (targets detached, and targets carrying gradient through the gather), on the
 embedded stereograms (augmented on the CPU) and on CIFAR-10 files (augmented after transfer, each
-process applying its rows of the global batch's draws).
+process applying its rows of the global batch's draws); and for the state one step leaves the next
+(MoCo's queue of gathered keys, DirectPred's correlation estimate F).
 
 NOTE: the networks have no BatchNorm here. SyncBatchNorm would make per-process batch statistics equal
 the whole batch's, but torch implements it for accelerators only (it refuses CPU tensors), so on CPU
@@ -50,6 +51,10 @@ CASES = {
     ],  # t detached
     "simclr": [*STEREO, "+ablation=simclr", *NO_BN],  # β = 1, gradients flow through the gathered targets
     "cifar_simclr": [*CIFAR, "+ablation=simclr", *NO_BN],  # views built after transfer, per process
+    # Step 2 reads what step 1 left: MoCo's queue of keys gathered from every process (rank-major, the
+    # single process's row order), and DirectPred's F estimated from every process's z.
+    "moco": [*STEREO, "+ablation=moco", *NO_BN],
+    "directpred": [*STEREO, "+ablation=directpred", *NO_BN],
 }
 
 

@@ -97,7 +97,8 @@ def test_ensemble_weights_sum_to_one_and_learned_weights_get_gradient(tiny_confi
     module, dm = built(tiny_config, "+ablation=ensemble_target", "model.target.weights=learned")
     assert module.target.weights().sum().item() == pytest.approx(1.0)
     one_loss(module, dm).backward()
-    assert module.target.weight_logits.grad is not None and module.target.weight_logits.grad.abs().sum() > 0
+    logits = module.target.member_weights.logits
+    assert logits.grad is not None and logits.grad.abs().sum() > 0
     for member in module.target.members:
         assert all(p.grad is None for p in member.parameters())
     random_weights, _ = built(tiny_config, "+ablation=ensemble_target", "model.target.weights=random")

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from src.config.checks import require_bool, require_choice, require_int
-from src.mechanisms.targets import WEIGHTINGS, fixed_weights
+from src.config.checks import require_bool, require_int
+from src.mechanisms.targets import MemberWeights
 from src.models.encoder import Encoder, reinitialise_
 
 
@@ -56,21 +56,15 @@ class LearnedEnsembleTarget(nn.Module):
         super().__init__()
         # K = 1 would leave member 0 with no other member to regress onto.
         require_int("model.target.num_members", num_members, 2)
-        self.weighting = require_choice("model.target.weights", weights, WEIGHTINGS)
         self.normalise_members = require_bool("model.target.normalise_members", normalise_members)
         self.stop_gradient = require_bool("model.target.stop_gradient", stop_gradient)
         # Independent inits: identical members fed identical inputs would stay identical forever.
         self.others = nn.ModuleList(reinitialise_(copy.deepcopy(online)) for _ in range(num_members - 1))
-        if weights == "learned":
-            self.weight_logits = nn.Parameter(torch.zeros(num_members))
-        else:
-            self.register_buffer("fixed_weights", fixed_weights(num_members, weights))
+        self.member_weights = MemberWeights(num_members, weights)
 
     def weights(self) -> torch.Tensor:
         """(K,) non-negative, summing to 1."""
-        if self.weighting == "learned":
-            return torch.softmax(self.weight_logits, dim=0)
-        return self.fixed_weights
+        return self.member_weights()
 
     def member_projections(self, x: torch.Tensor, online_z: torch.Tensor) -> torch.Tensor:
         """x: (B, *input_shape), online_z: (B, d) → (K, B, d), member 0 the online projection; with

@@ -37,11 +37,23 @@ UPDATES = ("ema", "frozen")
 WEIGHTINGS = ("uniform", "random", "learned")
 
 
-def fixed_weights(num_members: int, weighting: str) -> torch.Tensor:
-    """(K,) fixed combination weights summing to 1: uniform, or one Dirichlet(1) draw ("random")."""
-    if weighting == "random":
-        return torch.distributions.Dirichlet(torch.ones(num_members)).sample()
-    return torch.full((num_members,), 1.0 / num_members)
+class MemberWeights(nn.Module):
+    """The (K,) combination weights of an ensemble's members, non-negative and summing to 1: uniform, one
+    fixed Dirichlet(1) draw ("random"), or learned through the loss as a softmax over logits (the only
+    trainable part of a frozen ensemble)."""
+
+    def __init__(self, num_members: int, weighting: str):
+        super().__init__()
+        self.weighting = require_choice("model.target.weights", weighting, WEIGHTINGS)
+        if weighting == "learned":
+            self.logits = nn.Parameter(torch.zeros(num_members))
+        elif weighting == "random":
+            self.register_buffer("fixed", torch.distributions.Dirichlet(torch.ones(num_members)).sample())
+        else:
+            self.register_buffer("fixed", torch.full((num_members,), 1.0 / num_members))
+
+    def forward(self) -> torch.Tensor:
+        return torch.softmax(self.logits, dim=0) if self.weighting == "learned" else self.fixed
 
 
 class NetworkTarget(nn.Module):
@@ -145,18 +157,12 @@ class EnsembleTarget(nn.Module):
         for tau in taus:
             require_float("model.target.taus[k]", tau, 0.0, 1.0)
         self.members = nn.ModuleList(member(online, tau=tau) for tau in taus)
-        self.weighting = require_choice("model.target.weights", weights, WEIGHTINGS)
+        self.member_weights = MemberWeights(num_members, weights)
         self.normalise_members = normalise_members
-        if weights == "learned":
-            self.weight_logits = nn.Parameter(torch.zeros(num_members))
-        else:
-            self.register_buffer("fixed_weights", fixed_weights(num_members, weights))
 
     def weights(self) -> torch.Tensor:
         """(K,) non-negative, summing to 1."""
-        if self.weighting == "learned":
-            return torch.softmax(self.weight_logits, dim=0)
-        return self.fixed_weights
+        return self.member_weights()
 
     def forward(self, x: torch.Tensor, online_z: torch.Tensor) -> torch.Tensor:
         outputs = torch.stack([m(x, online_z) for m in self.members])  # (K, B, d), no gradient
