@@ -242,7 +242,7 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", help="config overrides, as for python -m src.run")
     args = parser.parse_args()
     if not args.nvml_check:
-        plain_cuda_check()
+        plain_cuda_check(None)  # Lightning is imported already: its "1" is not a user setting
     if args.plain_process:
         cfg = compose_config([*EMBEDDED, *args.overrides])
         PlainLoop(cfg).run(0, 0, measure_every=cfg.metrics.every_n_steps)
