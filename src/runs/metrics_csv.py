@@ -33,7 +33,25 @@ def read_rows(path: Path, keep_rows: int) -> list[dict[str, str]]:
             f"cannot resume: {path} has {len(rows)} rows but the checkpoint was saved after {keep_rows}; "
             "set fresh=true to start this run afresh"
         )
+    for number, row in enumerate(rows[:keep_rows], start=2):  # line 1 is the header
+        for column, cell in row.items():
+            if not _is_number(cell):
+                raise DataError(
+                    f"cannot resume: {path} line {number}, column {column!r} holds {cell!r}, not a number; "
+                    "set fresh=true to start this run afresh"
+                )
     return rows[:keep_rows]
+
+
+def _is_number(cell: str | None) -> bool:
+    """A cell Lightning's CSV writer could have written: a number, or empty (no value in that row)."""
+    if cell is None or cell == "":
+        return True
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
 
 
 class _HistoryWriter(ExperimentWriter):
