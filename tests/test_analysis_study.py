@@ -142,10 +142,11 @@ def committed_records(runs_dir, study_dir_in_repo: str = "experiments/collapse_t
     return [p for p, name in zip(files, as_committed, strict=True) if name not in ignored]
 
 
-def regenerate(study_dir, *args: str) -> subprocess.CompletedProcess:
-    """The README's command, in a fresh interpreter."""
+def regenerate(study_dir, *args: str, module: str = "src.analysis.report") -> subprocess.CompletedProcess:
+    """The README's command, in a fresh interpreter (``src.analysis.robustness`` for the robustness study,
+    whose runs are judged per condition)."""
     return subprocess.run(
-        [sys.executable, "-m", "src.analysis.report", str(study_dir), *args],
+        [sys.executable, "-m", module, str(study_dir), *args],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 
@@ -193,11 +194,16 @@ def test_a_committed_study_regenerates_its_committed_table_from_a_clone(study, t
     assert not list(clone.rglob("*.ckpt")) and not list(clone.rglob("wandb"))
     config = OmegaConf.load(ROOT / "conf" / "study" / f"{study}.yaml")
     baseline = OmegaConf.select(config, "hydra.callbacks.study_report.baseline", default="byol")
-    committed = pd.read_csv(clone / "table.csv", index_col="row")
-    done = regenerate(clone, "--baseline", baseline)
+    callback = str(OmegaConf.select(config, "hydra.callbacks.study_report._target_"))
+    per_condition = callback.endswith("RobustnessReport")  # judged per condition, never all runs together
+    tables = ["table.csv", *(["robustness.csv"] if per_condition else [])]
+    committed = {name: pd.read_csv(clone / name) for name in tables}
+    module = "src.analysis.robustness" if per_condition else "src.analysis.report"
+    done = regenerate(clone, "--baseline", baseline, module=module)
     assert done.returncode == 0, done.stdout + done.stderr
     assert ", 0 unreadable" in done.stdout.splitlines()[0]
-    pd.testing.assert_frame_equal(pd.read_csv(clone / "table.csv", index_col="row"), committed)
+    for name in tables:
+        pd.testing.assert_frame_equal(pd.read_csv(clone / name), committed[name], obj=name)
 
 
 # --- the notebooks and the report on a study left half-written ---------------------------------------
