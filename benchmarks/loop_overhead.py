@@ -18,8 +18,8 @@
 The plain loop is what Lightning runs for this module, written out: the same networks
 (``src.train.build_module`` of the composed config), optimizer and scheduler (``make_optimizer`` with the
 parts ``configure_optimizers`` passes), batches (``train_batch(step)``), loss (``forward_view``, the
-objective, the online probe), then in Lightning's order zero_grad, backward, optimizer step, target update,
-scheduler step. It logs nothing, checkpoints nothing and checks nothing.
+objective with the MoCo queue where a row has one, the online probe), then in Lightning's order zero_grad,
+backward, optimizer step, target update, DirectPred's predictor refresh, the queue's push, scheduler step. It logs nothing, checkpoints nothing and checks nothing.
 
 ``--probe-cost`` also times one collapse measurement with and without its linear probe (L-BFGS);
 ``--foreach`` also times the plain loop with AdamW's multi-tensor path (``optimizer.algorithm.foreach=true``)
@@ -78,7 +78,10 @@ class PlainLoop:
         module = self.module
         x1, x2, y = self.datamodule.on_after_batch_transfer(self.datamodule.train_batch(step), 0)
         v1, v2 = module.forward_view(x1), module.forward_view(x2)
-        losses = module.objective(v1["p"], v2["p"], v1["t"], v2["t"])
+        queue = module.negatives_queue
+        losses = module.objective(v1["p"], v2["p"], v1["t"], v2["t"], queue)
+        if module.predictor_tracks:  # DirectPred/DirectCopy: F̂ from this step's projections
+            module.predictor.observe(torch.cat([v1["z"], v2["z"]]).detach())
         logits = module.online_probe(torch.cat([v1["h"], v2["h"]]).detach())
         probe_loss, _ = online_probe_loss(logits, torch.cat([y, y]))
         total = losses["loss"] + probe_loss
@@ -86,6 +89,10 @@ class PlainLoop:
         total.backward()
         self.optimizer.step()
         module.target.update(module.encoder, step, self.total_steps)
+        if module.predictor_tracks:
+            module.predictor.refresh(step)  # as the suite: global_step, which does not yet count this step
+        if queue is not None:  # MoCo: this step's keys join the queue after the optimizer step
+            queue.push(torch.cat([v1["t"], v2["t"]]).detach())
         self.scheduler.step()
 
     def run(self, clock_from: int, clock_steps: int, measure_every: int | None = None) -> tuple[float, float]:

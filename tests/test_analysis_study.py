@@ -79,6 +79,8 @@ def test_the_study_writes_its_table_claims_figures_and_provenance_and_says_where
     assert "![Collapse metrics" in claims
     (entry,) = json.loads((study_dir / "provenance.json").read_text())
     assert entry["runs_executed_now"] == 6 and entry["machine"]["nproc"] >= 1
+    assert entry["load"]["samples"] >= 2 and entry["load"]["max"] >= entry["load"]["mean"] > 0
+    assert "- Load (1-min average" in (study_dir / "PROVENANCE.md").read_text()
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)

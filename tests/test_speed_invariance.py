@@ -110,9 +110,14 @@ def test_the_nvml_check_is_dropped_only_without_a_gpu(monkeypatch, gpu):
     assert os.environ[src.run.NVML_CHECK] == "0"
 
 
-def test_the_benchmarks_plain_loop_trains_to_the_suites_weights_bitwise(tiny_config, tmp_path):
-    clocked_run(TINY, tmp_path / "suite", warmup=1, steps=2)  # 4 steps of a real run
-    plain = PlainLoop(tiny_config("trainer.max_steps=4"))
+# The default row, and rows whose step does more than the default's: MoCo's queue (read, then pushed) and
+# DirectPred's predictor (F̂ observed, W refreshed every step), as the study floor benchmark times them.
+@pytest.mark.parametrize(
+    "row", [[], ["+ablation=moco", "model.loss.queue_size=128"], ["+ablation=directpred"]]
+)
+def test_the_benchmarks_plain_loop_trains_to_the_suites_weights_bitwise(tiny_config, tmp_path, row):
+    clocked_run([*TINY, *row], tmp_path / "suite", warmup=1, steps=2)  # 4 steps of a real run
+    plain = PlainLoop(tiny_config(*row, "trainer.max_steps=4"))
     plain.run(0, 0)
     assert same_weights(CLOCK.trainer.lightning_module, plain.module)
     plain.step(4)  # one step more: the comparison can tell weights apart

@@ -9,8 +9,11 @@ import json
 import os
 import platform
 import shlex
+import statistics
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -59,6 +62,57 @@ def changed_paths(cwd: Path | None = None) -> int | None:
     return len(out.stdout.splitlines()) if out.returncode == 0 else None
 
 
+def one_minute_load() -> float:
+    return os.getloadavg()[0]
+
+
+class LoadSampler:
+    """The machine's 1-min load average, sampled every ``every_s`` seconds on a daemon thread from
+    ``start`` to ``stop``: how busy the machine was while a study ran, for its provenance. A study's own
+    workers account for about ``n_jobs`` of it; more means other jobs shared the cores. Picklable (the
+    launcher ships the study's callbacks to its workers): the thread stays with the process that started it.
+    """
+
+    def __init__(self, every_s: float = 15.0, read: Callable[[], float] = one_minute_load):
+        self.every_s, self.read = every_s, read
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __getstate__(self) -> dict:
+        return {"every_s": self.every_s, "read": self.read, "samples": list(self.samples)}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["every_s"], state["read"])
+        self.samples = state["samples"]
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.samples.append(self.read())
+
+    def start(self) -> None:
+        self.samples = [self.read()]
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._sample, name="load-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> dict:
+        """The load at the start and the end, its mean and maximum over the samples, their count."""
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+        self.samples.append(self.read())
+        return {
+            "start": round(self.samples[0], 2),
+            "end": round(self.samples[-1], 2),
+            "mean": round(statistics.fmean(self.samples), 2),
+            "max": round(max(self.samples), 2),
+            "samples": len(self.samples),
+            "every_s": self.every_s,
+        }
+
+
 def run_commits(runs: pd.DataFrame) -> list[str]:
     """The distinct commits (and dirty flags) the runs recorded."""
     if runs.empty:
@@ -68,9 +122,16 @@ def run_commits(runs: pd.DataFrame) -> list[str]:
 
 
 def invocation(
-    runs: pd.DataFrame, started: float, ended: float, command: str, launcher: dict, note: str = ""
+    runs: pd.DataFrame,
+    started: float,
+    ended: float,
+    command: str,
+    launcher: dict,
+    note: str = "",
+    load: dict | None = None,
 ) -> dict:
-    """One entry: who ran what, where, how long, and how many runs this invocation itself executed."""
+    """One entry: who ran what, where, how long, how busy the machine was (``LoadSampler.stop``), and how
+    many runs this invocation itself executed."""
     executed = runs[runs["finished_at"] >= started] if len(runs) else runs
     return {
         "command": command,
@@ -80,6 +141,7 @@ def invocation(
         "run_commits": run_commits(runs),
         "machine": {"nproc": usable_cores(), "cpu": cpu_model(), "platform": platform.platform()},
         "launcher": launcher,
+        "load": load,
         "runs_finished": len(runs),
         "runs_executed_now": len(executed),
         "run_time_sum_s": round(float(executed["wall_time_s"].sum()), 1) if len(executed) else 0.0,
@@ -111,6 +173,13 @@ def render(study: str, entries: list[dict]) -> str:
             f"- Wall time: {e['wall_time_s']:.0f} s ({e['wall_time_s'] / 60:.1f} min); run time sum "
             f"{e['run_time_sum_s']:.0f} s",
         ]
+        if e.get("load"):  # entries before the sampler have none: their load is in the note
+            load, jobs = e["load"], e["launcher"].get("n_jobs", 1)
+            lines.append(
+                f"- Load (1-min average; the study's own {jobs} worker(s) account for about {jobs}): at the start "
+                f"{load['start']:.2f}, mean {load['mean']:.2f}, max {load['max']:.2f}, at the end {load['end']:.2f} "
+                f"({load['samples']} samples, every {load['every_s']:.0f} s)"
+            )
         if e["note"]:
             lines.append(f"- Note: {e['note']}")
     return "\n".join(lines) + "\n"

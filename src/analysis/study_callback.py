@@ -14,7 +14,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from src.analysis.loader import StudyRuns, load_runs
-from src.analysis.provenance import command_line, invocation, record_invocation
+from src.analysis.provenance import LoadSampler, command_line, invocation, record_invocation
 from src.analysis.report import report_what_was_found
 from src.analysis.robustness import write_robustness_report
 
@@ -24,9 +24,11 @@ class StudyReport(Callback):
         self.baseline = baseline  # the row the table's Δ column compares against
         self.note = note  # free text for PROVENANCE.md, e.g. "machine shared with other jobs"
         self.started = time.time()
+        self.load = LoadSampler()
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         self.started = time.time()
+        self.load.start()
 
     def write(self, study_dir: Path, loaded: StudyRuns) -> list[tuple[str, Path]] | None:
         """The study's report from its runs; the written paths by label (None: no finished run)."""
@@ -36,6 +38,7 @@ class StudyReport(Callback):
         return [("table", report.table_md), ("claims", report.claims_md), ("figures", study_dir / "figures")]
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        load = self.load.stop()  # the runs' load, before the report's own work
         runs_dir = Path(config.hydra.sweep.dir)
         study_dir = runs_dir.parent
         loaded = load_runs(runs_dir)
@@ -45,7 +48,7 @@ class StudyReport(Callback):
             "n_jobs": OmegaConf.select(config, "hydra.launcher.n_jobs", default=1),
             "cpu_threads": config.get("cpu_threads"),
         }
-        entry = invocation(loaded.runs, self.started, time.time(), command_line(), launcher, self.note)
+        entry = invocation(loaded.runs, self.started, time.time(), command_line(), launcher, self.note, load)
         provenance = record_invocation(study_dir, config.get("study") or study_dir.name, entry)
         listed = "".join(f"  {label:<10} {path}\n" for label, path in written or ())
         print(

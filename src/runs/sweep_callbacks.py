@@ -55,9 +55,10 @@ class WritableOutputDir(Callback):
         require_writable(Path(OmegaConf.select(config, key)), key)
 
 
-def count_jobs(config: DictConfig) -> int | None:
-    """How many jobs the basic sweeper makes of this invocation (its own product of the sweep overrides
-    and ``hydra.sweeper.params``); None for another sweeper."""
+def sweep_jobs(config: DictConfig) -> list[list[str]] | None:
+    """The jobs the basic sweeper makes of this invocation, each as its list of overrides (its own product
+    of the sweep overrides and ``hydra.sweeper.params``); None for another sweeper or a sweep it refuses.
+    Needs Hydra initialised (its config loader expands ``glob``)."""
     if OmegaConf.select(config, "hydra.sweeper._target_") != BASIC_SWEEPER:
         return None
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -66,9 +67,15 @@ def count_jobs(config: DictConfig) -> int | None:
     arguments = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
     parser = OverridesParser.create(config_loader=GlobalHydra.instance().config_loader())
     try:
-        return len(BasicSweeper.split_arguments(parser.parse_overrides(arguments), None)[0])
-    except Exception:  # the sweeper itself reports a bad sweep; the count is only for progress lines
+        return BasicSweeper.split_arguments(parser.parse_overrides(arguments), None)[0]
+    except Exception:  # the sweeper itself reports a bad sweep; the jobs are only for progress lines
         return None
+
+
+def count_jobs(config: DictConfig) -> int | None:
+    """How many jobs the basic sweeper makes of this invocation; None when ``sweep_jobs`` cannot tell."""
+    jobs = sweep_jobs(config)
+    return None if jobs is None else len(jobs)
 
 
 def tally(jobs: list[dict]) -> dict:

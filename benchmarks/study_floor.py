@@ -1,0 +1,204 @@
+"""The compute floor of a study: what its runs' training steps and measurements alone cost, measured here,
+against the study's time goal and the wall time its provenance records.
+
+    python benchmarks/study_floor.py [--study collapse_table robustness] [--warmup 5] [--steps 20] [--jobs 2]
+
+For every distinct run of a study (its sweep's jobs without the seed, which does not change the cost) the
+plain loop of ``benchmarks/loop_overhead.py`` (the same networks, optimizer, batches and loss, bitwise the
+suite's weights; no Lightning, logging, checkpoint or check) trains ``warmup + steps`` steps, and one
+collapse measurement (``measure``, the linear probe included) is timed after them. ``--jobs`` worker
+processes share the runs and time them side by side, as the study's ``n_jobs`` joblib workers run, so both
+cores' contention is in the numbers.
+
+The floor of a study is Σ over its runs of (max_steps × ms/step + measurements × s/measurement), over
+``jobs``: the time a perfectly packed engine with no start-up, no logging and no files would take. It is
+a lower bound: the real study adds process start-up, Hydra's composition, Lightning's loop, the reports.
+Printed: the floor against the goal (issue 10: collapse table ≤ 5 min, robustness ≤ 20 min on an idle
+2-core machine) and the study's last full invocation (``experiments/<study>/provenance.json``) against it.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import open_dict
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.loop_overhead import PlainLoop
+from src.metrics.monitor import measure
+from src.run import plain_cuda_check
+from src.runs.sweep_callbacks import sweep_jobs
+from tests.conftest import CONF, compose_config
+
+ROOT = Path(__file__).resolve().parents[1]
+GOALS_S = {"collapse_table": 5 * 60, "robustness": 20 * 60}  # issue 10, idle 2-core machine
+EXTRA = ["logger=csv"]  # what the floor's runs log does not matter: nothing is logged
+
+
+def study_runs(study: str) -> list[tuple[tuple[str, ...], int]]:
+    """The study's distinct runs, as (overrides without the seed, number of seeds), in sweep order."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("config", overrides=[f"+study={study}"], return_hydra_config=True)
+        jobs = sweep_jobs(cfg)
+    if jobs is None:
+        raise SystemExit(f"study {study}: its sweep could not be expanded (hydra.sweeper.params)")
+    seeds = Counter(tuple(o for o in job if not o.startswith("seed=")) for job in jobs)
+    return list(seeds.items())
+
+
+def measurements_per_run(max_steps: int, every: int) -> int:
+    """As the collapse monitor: before the first step, every ``every`` steps, and once at the end."""
+    return 1 + max_steps // every + (1 if max_steps % every else 0)
+
+
+def time_run(overrides: tuple[str, ...], warmup: int, steps: int) -> dict:
+    cfg = compose_config([*EXTRA, *overrides, "seed=0"])  # the job's overrides name the study
+    max_steps, every = int(cfg.trainer.max_steps), int(cfg.metrics.every_n_steps)
+    with open_dict(cfg):
+        # The cost of a step does not depend on the run's length; the clock stops as the last step starts.
+        cfg.trainer.max_steps = warmup + steps + 1
+    plain = PlainLoop(cfg)
+    wall, _ = plain.run(warmup, steps)
+    start = time.perf_counter()
+    measure(plain.module, plain.datamodule, cfg.metrics)
+    return {
+        "overrides": list(overrides),
+        "max_steps": max_steps,
+        "measurements": measurements_per_run(max_steps, every),
+        "ms_per_step": 1e3 * wall,
+        "s_per_measurement": time.perf_counter() - start,
+    }
+
+
+def worker(studies: list[str], index: int, count: int, warmup: int, steps: int) -> None:
+    """Time every ``count``-th run from ``index``: one JSON line each."""
+    plain_cuda_check(None)
+    items = [(s, o, n) for s in studies for o, n in study_runs(s)]
+    for study, overrides, seeds in items[index::count]:
+        print(json.dumps({"study": study, "seeds": seeds, **time_run(overrides, warmup, steps)}), flush=True)
+
+
+def last_full_invocation(study: str) -> dict | None:
+    """The newest provenance entry that executed every run of the study itself."""
+    path = ROOT / "experiments" / study / "provenance.json"
+    entries = json.loads(path.read_text()) if path.exists() else []
+    full = [e for e in entries if e["runs_executed_now"] and e["runs_executed_now"] == e["runs_finished"]]
+    return full[-1] if full else None
+
+
+def floor_seconds(rows: list[dict], jobs: int) -> tuple[float, float]:
+    """(training, measurements) seconds of ``rows`` perfectly packed on ``jobs`` workers."""
+    train = sum(r["seeds"] * r["max_steps"] * r["ms_per_step"] / 1e3 for r in rows) / jobs
+    meas = sum(r["seeds"] * r["measurements"] * r["s_per_measurement"] for r in rows) / jobs
+    return train, meas
+
+
+def condition_of(row: dict) -> str | None:
+    """A robustness run's condition (its ``study/condition@condition`` override), None in other studies."""
+    found = [o.split("=", 1)[1] for o in row["overrides"] if o.startswith("study/condition@condition=")]
+    return found[0] if found else None
+
+
+def report(study: str, rows: list[dict], jobs: int) -> None:
+    runs = sum(r["seeds"] for r in rows)
+    steps = sum(r["seeds"] * r["max_steps"] for r in rows)
+    train, meas = floor_seconds(rows, jobs)
+    floor = train + meas
+    print(
+        f"\n{study}: {runs} runs ({len(rows)} distinct × seeds), {steps:,} training steps, "
+        f"{sum(r['seeds'] * r['measurements'] for r in rows)} measurements; mean {1e3 * train * jobs / steps:.1f} ms/step"
+    )
+    print(
+        f"  floor on {jobs} workers: training {train:.0f} s + measurements {meas:.0f} s = {floor:.0f} s ({floor / 60:.1f} min)"
+    )
+    for condition in sorted({c for c in map(condition_of, rows) if c}):
+        part = sum(floor_seconds([r for r in rows if condition_of(r) == condition], jobs))
+        print(f"    condition {condition}: {part:.0f} s ({part / 60:.1f} min)")
+    if study in GOALS_S:
+        goal, seeds = GOALS_S[study], max(r["seeds"] for r in rows)
+        verdict = (
+            "the goal is BELOW the floor: no engine meets it"
+            if floor > goal
+            else "the goal is above the floor"
+        )
+        print(f"  goal {goal / 60:.0f} min: floor / goal = {floor / goal:.2f} ({verdict})")
+        print(
+            f"  the training steps alone / goal = {train / goal:.2f}; at this floor the goal affords {seeds * goal / floor:.1f} of its {seeds} seeds per row"
+        )
+    entry = last_full_invocation(study)
+    if entry:
+        wall = entry["wall_time_s"]
+        print(
+            f"  last full invocation ({entry['started']}, {entry['runs_executed_now']} runs): {wall:.0f} s = "
+            f"{wall / floor:.2f}× this floor (engine overhead; its load: {entry['note'] or 'not noted'})"
+        )
+    slow = sorted(rows, key=lambda r: -r["seeds"] * r["max_steps"] * r["ms_per_step"])[:3]
+    for r in slow:
+        print(
+            f"    costliest: {' '.join(r['overrides'])}: {r['ms_per_step']:.1f} ms/step × {r['max_steps']} steps × {r['seeds']} seeds"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--study", nargs="+", default=list(GOALS_S), help="studies (conf/study/)")
+    parser.add_argument("--warmup", type=int, default=5, help="steps before the clock starts")
+    parser.add_argument("--steps", type=int, default=20, help="steps timed per run")
+    parser.add_argument(
+        "--jobs", type=int, default=2, help="worker processes side by side (the study's n_jobs)"
+    )
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # K/N: time every N-th run from K
+    args = parser.parse_args()
+    if args.worker:
+        index, count = map(int, args.worker.split("/"))
+        worker(args.study, index, count, args.warmup, args.steps)
+        return
+    print(f"load {os.getloadavg()[0]:.2f} (1-min average) on {os.cpu_count()} cores; {args.jobs} workers")
+    command = [
+        sys.executable,
+        __file__,
+        "--study",
+        *args.study,
+        "--warmup",
+        str(args.warmup),
+        "--steps",
+        str(args.steps),
+    ]
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    workers = [
+        subprocess.Popen(
+            [*command, "--worker", f"{k}/{args.jobs}"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for k in range(args.jobs)
+    ]
+    rows = []
+    for w in workers:
+        out, _ = w.communicate()
+        if w.returncode:
+            raise SystemExit(
+                f"a worker failed (exit {w.returncode}); run it alone: {' '.join(command)} --worker 0/1"
+            )
+        rows += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    for study in args.study:
+        report(study, [r for r in rows if r["study"] == study], args.jobs)
+    print(f"\nload at the end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
