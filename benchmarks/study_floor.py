@@ -136,10 +136,15 @@ def report(study: str, rows: list[dict], jobs: int) -> None:
         )
     entry = last_full_invocation(study)
     if entry:
-        wall = entry["wall_time_s"]
+        wall, load = entry["wall_time_s"], entry.get("load")
+        busy = (
+            f"1-min load mean {load['mean']:.2f}, max {load['max']:.2f}"
+            if load
+            else entry["note"] or "not noted"
+        )
         print(
             f"  last full invocation ({entry['started']}, {entry['runs_executed_now']} runs): {wall:.0f} s = "
-            f"{wall / floor:.2f}× this floor (engine overhead; its load: {entry['note'] or 'not noted'})"
+            f"{wall / floor:.2f}× this floor (engine overhead; its load: {busy})"
         )
     slow = sorted(rows, key=lambda r: -r["seeds"] * r["max_steps"] * r["ms_per_step"])[:3]
     for r in slow:
