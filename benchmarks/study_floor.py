@@ -32,13 +32,13 @@ from omegaconf import open_dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.harness import ROOT
 from benchmarks.loop_overhead import PlainLoop
 from src.metrics.monitor import measure
 from src.run import plain_cuda_check
 from src.runs.sweep_callbacks import sweep_jobs
 from tests.conftest import CONF, compose_config
 
-ROOT = Path(__file__).resolve().parents[1]
 GOALS_S = {"collapse_table": 5 * 60, "robustness": 20 * 60}  # issue 10, idle 2-core machine
 EXTRA = ["logger=csv"]  # what the floor's runs log does not matter: nothing is logged
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import pytorch_lightning as pl
 import torch
 
+from src.config.checks import require_int
 from src.config.errors import ConfigError
 
 
@@ -126,6 +127,17 @@ class SSLDataModule(pl.LightningDataModule):
             rank=self.trainer.global_rank,
             world_size=self.trainer.world_size,
         )
+
+    def set_generated_sizes(
+        self, num_probe_train: int, num_test: int, num_eval: int, batch_size: int, seed: int
+    ) -> None:
+        """The sizes and seed of a data set drawn from generators (stereo, shapes), checked: every split
+        holds at least one sample, the seed is a non-negative integer."""
+        self.num_probe_train = require_int("data.num_probe_train", num_probe_train, 1)
+        self.num_test = require_int("data.num_test", num_test, 1)
+        self.num_eval = require_int("data.num_eval", num_eval, 1)
+        self.batch_size = require_int("data.batch_size", batch_size, 1)
+        self.seed = require_int("data.seed", seed, 0)
 
     def eval_set(self) -> EvalSet:
         raise NotImplementedError

@@ -128,11 +128,7 @@ class ShapesDataModule(SSLDataModule):
         self.min_contrast = require_float("data.min_contrast", min_contrast, 0, 1, open_low=True)
         self.noise_std = require_float("data.noise_std", noise_std, 0, math.inf, open_high=True)
         self.clutter = require_int("data.clutter", clutter, 0, 8)
-        self.num_probe_train = require_int("data.num_probe_train", num_probe_train, 1)
-        self.num_test = require_int("data.num_test", num_test, 1)
-        self.num_eval = require_int("data.num_eval", num_eval, 1)
-        self.batch_size = require_int("data.batch_size", batch_size, 1)
-        self.seed = require_int("data.seed", seed, 0)
+        self.set_generated_sizes(num_probe_train, num_test, num_eval, batch_size, seed)
         self.input_shape = (1, side, side)
         self.num_classes = len(CLASS_NAMES)
 

@@ -194,11 +194,7 @@ class StereoDataModule(SSLDataModule):
         self.sigma = require_float("data.sigma", sigma, 0.1, patch_width)
         self.dot_density = require_float("data.dot_density", dot_density, 0, 100, open_low=True)
         self.noise = require_float("data.noise", noise, 0, 1)
-        self.num_probe_train = require_int("data.num_probe_train", num_probe_train, 1)
-        self.num_test = require_int("data.num_test", num_test, 1)
-        self.num_eval = require_int("data.num_eval", num_eval, 1)
-        self.batch_size = require_int("data.batch_size", batch_size, 1)
-        self.seed = require_int("data.seed", seed, 0)
+        self.set_generated_sizes(num_probe_train, num_test, num_eval, batch_size, seed)
         rows = () if layout == "strip" else (height,)
         self.input_shape = (2, *rows, patch_width)
         self.num_classes = num_disparity_bins
