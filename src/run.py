@@ -36,7 +36,7 @@ import src.config.help  # noqa: E402  (registers the `suite_help` resolver of --
 import src.config.resolvers  # noqa: E402, F401  (registers `choice`, `row_label`, `folder`)
 from src.config.errors import SuiteError  # noqa: E402
 from src.config.override_types import check_override_types  # noqa: E402
-from src.metrics.verdict import THRESHOLD_KEYS  # noqa: E402
+from src.metrics.verdict import VerdictRule  # noqa: E402
 from src.runs.checkpointing import SIGNAL_EXIT, Interrupted  # noqa: E402
 from src.runs.record import one_line, record_failure  # noqa: E402
 from src.train import train  # noqa: E402
@@ -104,24 +104,21 @@ def format_summary(summary: dict) -> str:
     if summary["status"] == "diverged":
         return f"run {summary['row']} (seed {summary['seed']}) diverged: {summary['error']}\n  run dir {summary['run_dir']}"
     final, ref = summary["final"], summary["reference"]
-    rule = summary["config"]["metrics"]["verdict"]
+    thresholds = VerdictRule.from_settings(summary["config"]["metrics"]["verdict"]).thresholds()
     margins = {k.removeprefix("margin/"): v for k, v in final.items() if k.startswith("margin/")}
-    width = max(len(name) for name in ("collapse/z_std_sqrt_d", *(f"collapse/{k}" for k in margins)))
+    width = max(len(name) for name in ("collapse/z_std_sqrt_d", *(f"verdict/{k}" for k in margins)))
     lines = [
         f"run {summary['row']} (seed {summary['seed']}) finished in {summary['wall_time_s']:.0f}s "
         f"after {summary['steps']} steps",
         f"  {'final loss':<{width}} {final['train/loss']:.4f}",
     ]
-    for name in ("probe/linear_acc", "probe/knn_acc"):
+    for name in ("probe/linear_acc", "probe/knn_acc", "collapse/z_std_sqrt_d"):
         lines.append(f"  {name:<{width}} {final[name]:.3f}   (random init: {ref[name]:.3f})")
     lines.append(f"  {'verdict':<{width}} {summary['verdict']}")
-    for stat, m in margins.items():
-        name = f"collapse/{stat}"
-        key = next(k for k, s in THRESHOLD_KEYS.items() if stat.endswith(s))
-        lines.append(
-            f"  {name:<{width}} {final[name]:6.3f}   (random init: {ref[name]:6.3f})   "
-            f"threshold {rule[key]:g}, margin {m:+.1f}"
-        )
+    for reading, m in margins.items():
+        name = f"verdict/{reading}"
+        threshold = next(t for statistic, t in thresholds.items() if reading.endswith(statistic))
+        lines.append(f"  {name:<{width}} {final[name]:+7.2f}   threshold {threshold:+g}, margin {m:+.1f}")
     lines += [
         f"  {'rule':<{width}} {summary['verdict_rule']}",
         *attempt_lines(summary, width),

@@ -93,7 +93,8 @@ def finished_summary(cfg, module, monitor: CollapseMonitor, guard: DivergenceGua
         "final": {
             "train/loss": guard.last_loss,
             **namespaced(monitor.final),
-            **{f"margin/{k}": m for k, m in verdict.margins.items()},  # the verdict's, in band units
+            **{f"verdict/{k}": v for k, v in verdict.values.items()},  # the readings the rule judged
+            **{f"margin/{k}": m for k, m in verdict.margins.items()},  # their margins, in band units
         },
         "reference": namespaced(monitor.reference),
         "verdict": verdict.verdict,

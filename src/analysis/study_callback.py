@@ -4,7 +4,8 @@ study's table, figures and claims report are written next to its runs (the sweep
 Hydra calls ``on_multirun_end`` in reverse order of registration, so this runs before
 ``src.runs.sweep_callbacks.SweepReport`` prints its count (and exits 1 if a run failed).
 ``RobustnessReport`` (conf/study/robustness.yaml) does the same for a study of conditions
-(``runs/<condition>/<row>/seed<s>/``): one report per condition and the robustness section.
+(``runs/<condition>/<row>/seed<s>/``): one report per condition and the robustness section;
+``PanelReport`` (conf/study/verdict_panel.yaml) writes the verdict panel's report.
 """
 
 import time
@@ -14,6 +15,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from src.analysis.loader import StudyRuns, load_runs
+from src.analysis.panel import write_panel_report
 from src.analysis.provenance import LoadSampler, command_line, invocation, record_invocation
 from src.analysis.report import report_what_was_found
 from src.analysis.robustness import write_robustness_report
@@ -65,3 +67,11 @@ class RobustnessReport(StudyReport):
 
     def write(self, study_dir: Path, loaded: StudyRuns) -> list[tuple[str, Path]] | None:
         return write_robustness_report(study_dir, self.baseline)
+
+
+class PanelReport(StudyReport):
+    """The verdict panel (conf/study/verdict_panel.yaml): its confusion matrices and leave-one-testbed-out
+    check (src/analysis/panel.py) instead of an ablation table."""
+
+    def write(self, study_dir: Path, loaded: StudyRuns) -> list[tuple[str, Path]] | None:
+        return write_panel_report(study_dir)

@@ -9,7 +9,7 @@ step 0), the verdict is recomputed with the rule stored in the run's config, and
 import pandas as pd
 
 from src.analysis.loader import FINISHED, StudyRuns, frames, long_metrics, run_record, unfinished_record
-from src.metrics.verdict import VerdictRule, collapse_verdict
+from src.metrics.verdict import VerdictRule, bare_names, collapse_verdict
 from src.runs.record import config_hash
 
 MEASURED = ("collapse/", "probe/")  # the monitor's namespaces: logged before the first step too
@@ -36,8 +36,9 @@ def summary_from_wandb(run, history: pd.DataFrame) -> dict:
     """A summary shaped like the one ``src.train.train`` writes, from what wandb stores."""
     config = {k: v for k, v in dict(run.config).items() if k != "choices"}
     final = {k: float(v) for k, v in dict(run.summary).items() if k.startswith(LOGGED)}
-    scalars = {k.removeprefix("collapse/"): v for k, v in final.items() if k.startswith("collapse/")}
-    verdict = collapse_verdict(scalars, VerdictRule.from_settings(config["metrics"]["verdict"])).verdict
+    reference = first_measurement(history)
+    rule = VerdictRule.from_settings(config["metrics"]["verdict"])
+    verdict = collapse_verdict(bare_names(final), bare_names(reference), rule).verdict
     return {
         "status": FINISHED if run.state == "finished" else run.state,
         "row": config.get("row"),
@@ -49,7 +50,7 @@ def summary_from_wandb(run, history: pd.DataFrame) -> dict:
         "choices": dict(run.config).get("choices", {}),
         "config": config,
         "final": final,
-        "reference": first_measurement(history),
+        "reference": reference,
         "verdict": verdict,
     }
 

@@ -7,12 +7,13 @@ batches for that measurement only (src/metrics/calibration.py).
 import pytorch_lightning as pl
 import torch
 
-from src.config.checks import require_int
+from src.config.checks import require_choice, require_int
 from src.data.base import SSLDataModule
 from src.metrics.calibration import calibrated_batchnorm
 from src.metrics.collapse import representation_metrics, singular_values
+from src.metrics.planted import PLANTED_OUTPUTS, planted
 from src.metrics.predictor import predictor_metrics
-from src.metrics.probes import knn_accuracy, linear_probe_accuracy
+from src.metrics.probes import accuracy_se, knn_accuracy, linear_probe_accuracy
 from src.metrics.verdict import Verdict, VerdictRule, collapse_verdict
 from src.runs.divergence import Diverged, require_finite
 
@@ -33,17 +34,21 @@ def encode(module, datamodule: SSLDataModule, x: torch.Tensor, batch_size: int) 
 
 
 def measure(
-    module, datamodule: SSLDataModule, settings: dict, linear_probe: bool = True
+    module, datamodule: SSLDataModule, settings: dict, linear_probe: bool = True, plant: str | None = None
 ) -> tuple[dict[str, float], dict[str, list]]:
     """All metrics of the module as it is now: (scalars, singular spectra); without ``linear_probe`` all
-    but ``linear_acc`` (the L-BFGS fit, most of a measurement's time). Leaves the module's state and
-    training mode as they were."""
+    but ``linear_acc`` (the L-BFGS fit, most of a measurement's time); with ``plant`` the output
+    representations (z, p) replaced by a planted case (src/metrics/planted.py). Leaves the module's state
+    and training mode as they were."""
     with calibrated_batchnorm(module, datamodule, settings["calibration_batches"]):
         eval_set = datamodule.eval_set()
         probe = datamodule.probe_splits()
         bs = settings["batch_size"]
         view1 = encode(module, datamodule, eval_set.view1, bs)
         view2 = encode(module, datamodule, eval_set.view2, bs)
+        for name in ("z", "p") if plant else ():
+            if name in view1:
+                view1[name], view2[name] = planted(plant, view1[name], view2[name])
         scalars: dict[str, float] = {}
         for name in view1:
             scalars.update(representation_metrics(view1[name], view2[name], name))
@@ -58,6 +63,7 @@ def measure(
             scalars["linear_acc"] = linear_probe_accuracy(
                 train_h, probe.train_y, test_h, probe.test_y, k, steps=settings["probe_steps"]
             )
+            scalars["linear_acc_se"] = accuracy_se(scalars["linear_acc"], len(probe.test_y))
         scalars["knn_acc"] = knn_accuracy(
             train_h, probe.train_y, test_h, probe.test_y, k, k=settings["knn_k"]
         )
@@ -65,11 +71,10 @@ def measure(
 
 
 def namespaced(scalars: dict[str, float]) -> dict[str, float]:
-    """The fixed metric names: probe accuracies under ``probe/``, the rest under ``collapse/`` (names
-    that already carry a namespace, ``predictor/…``, are kept)."""
+    """The fixed metric names: probe accuracies (and their standard errors) under ``probe/``, the rest
+    under ``collapse/`` (names that already carry a namespace, ``predictor/…``, are kept)."""
     return {
-        (k if "/" in k else f"probe/{k}" if k.endswith("_acc") else f"collapse/{k}"): v
-        for k, v in scalars.items()
+        (k if "/" in k else f"probe/{k}" if "_acc" in k else f"collapse/{k}"): v for k, v in scalars.items()
     }
 
 
@@ -79,6 +84,8 @@ class CollapseMonitor(pl.Callback):
     def __init__(self, settings: dict):
         # Checked here, when the run is built: a bad value is refused before any training step.
         require_int("metrics.calibration_batches", settings["calibration_batches"], 0)
+        if settings["planted_output"] is not None:
+            require_choice("metrics.planted_output", settings["planted_output"], PLANTED_OUTPUTS)
         self.rule = VerdictRule.from_settings(settings["verdict"])
         self.settings = settings
         self.reference: dict[str, float] | None = None
@@ -102,10 +109,10 @@ class CollapseMonitor(pl.Callback):
         self.final, self.final_spectra = state["final"], state["final_spectra"]
 
     def _measure_and_log(
-        self, trainer: pl.Trainer, module, linear_probe: bool = True
+        self, trainer: pl.Trainer, module, linear_probe: bool = True, plant: str | None = None
     ) -> tuple[dict[str, float], dict[str, list]]:
         try:
-            scalars, spectra = measure(module, trainer.datamodule, self.settings, linear_probe)
+            scalars, spectra = measure(module, trainer.datamodule, self.settings, linear_probe, plant)
         except Diverged as error:
             raise Diverged(error.what, trainer.global_step) from None
         for logger in trainer.loggers:
@@ -133,8 +140,10 @@ class CollapseMonitor(pl.Callback):
             )
 
     def on_train_end(self, trainer: pl.Trainer, module) -> None:
-        self.final, self.final_spectra = self._measure_and_log(trainer, module)
+        # The panel's planted cases replace the final measurement's outputs only (never the reference).
+        plant = self.settings["planted_output"]
+        self.final, self.final_spectra = self._measure_and_log(trainer, module, plant=plant)
 
     def verdict(self) -> Verdict:
-        """The written rule applied to the final measurement, with its margins."""
-        return collapse_verdict(self.final, self.rule)
+        """The written rule applied to the final measurement against the random-init reference."""
+        return collapse_verdict(self.final, self.reference, self.rule)

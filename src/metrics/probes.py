@@ -5,6 +5,8 @@ Each touches the test split exactly once, so the accuracy returned is the final 
 several test evaluations. Features are detached and used in float32 on whatever device they are on.
 """
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -124,3 +126,9 @@ def knn_accuracy(
         predictions = votes.argmax(dim=1)  # (c,)
         correct += int((predictions == test_y[start : start + chunk_size]).sum())
     return correct / test_x.shape[0]
+
+
+def accuracy_se(accuracy: float, num_test: int) -> float:
+    """Binomial standard error of an accuracy measured on ``num_test`` independent test samples:
+    √(a(1−a)/n), the probe's own uncertainty from its finite test set (the verdict's h reading)."""
+    return math.sqrt(accuracy * (1 - accuracy) / num_test)
