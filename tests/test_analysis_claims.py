@@ -60,9 +60,9 @@ def test_collapse_verdict_flips_with_the_data():
     assert one(AvoidsCollapse("x"), frame({"x": COLLAPSED})) == FAILS
 
 
-def test_dimensional_collapse_counts_as_collapse_and_mixed_seeds_are_inconclusive():
-    dimensional = [(0.3, 0.3, "dimensional_collapse")] * 3
-    assert one(Collapses("x"), frame({"x": dimensional})) == HOLDS
+@pytest.mark.parametrize("kind", ["dimensional_collapse", "partial_collapse"])
+def test_every_kind_of_collapse_counts_and_mixed_seeds_are_inconclusive(kind):
+    assert one(Collapses("x"), frame({"x": [(0.3, 0.3, kind)] * 3})) == HOLDS
     mixed = [*COLLAPSED[:2], HEALTHY[0]]
     assert one(Collapses("x"), frame({"x": mixed})) == INCONCLUSIVE
     assert one(AvoidsCollapse("x"), frame({"x": mixed})) == INCONCLUSIVE

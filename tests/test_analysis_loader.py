@@ -19,9 +19,9 @@ CONFIG = {
         "verdict": {
             "complete_on": ["z", "p"],
             "dimensional_on": ["h", "z"],
-            "spread_below": 0.1,
-            "information_below": 0.05,
+            "energy_below_decades": 1.0,
             "dimensional_below": 0.05,
+            "probe_below_se": 2.0,
             "band": 0.5,
         }
     },
@@ -134,6 +134,7 @@ class FakeRun:
             {
                 "trainer/global_step": 0,
                 "probe/linear_acc": 0.4,
+                "probe/linear_acc_se": 0.02,
                 "collapse/z_std_sqrt_d": 0.5,
                 "collapse/z_rank_frac": 0.3,
             },
@@ -141,6 +142,7 @@ class FakeRun:
             {
                 "trainer/global_step": 20,
                 "probe/linear_acc": acc,
+                "probe/linear_acc_se": 0.02,
                 "collapse/z_std_sqrt_d": 0.02,
                 "collapse/z_rank_frac": 0.02,
             },
@@ -148,9 +150,9 @@ class FakeRun:
         self._rows = rows
         self.summary = {
             "probe/linear_acc": acc,
+            "probe/linear_acc_se": 0.02,
             "collapse/z_std_sqrt_d": 0.02,
             "collapse/z_rank_frac": 0.02,
-            "collapse/z_cos_gap_centred": 0.001,
             "collapse/z_rank_frac_centred": 0.5,
             "_runtime": 7.0,
         }
@@ -175,7 +177,7 @@ def test_wandb_source_gives_the_same_frames_and_recomputes_the_verdict():
     (run,) = loaded.runs.to_dict("records")
     assert run["run"] == "wandb:me/collapse-suite/a1" and run["row"] == "byol" and run["seed"] == 0
     assert run["probe/linear_acc"] == 0.3 and run["ref.probe/linear_acc"] == 0.4
-    assert run["verdict"] == "complete_collapse"  # z spread 0.02 < 0.1 and gap 0.001 < 0.05
+    assert run["verdict"] == "complete_collapse"  # z spread 0.02 against 0.5 at step 0: −2.8 decades
     assert run["steps"] == 20 and run["wall_time_s"] == 7.0
     assert loaded.unfinished[["run", "status"]].to_dict("records") == [
         {"run": "wandb:me/collapse-suite/b2", "status": "crashed"}

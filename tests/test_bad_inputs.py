@@ -97,8 +97,8 @@ CASES = {
         "metrics.verdict.complete_on[k] must be one of h, z, p, got 'q'",
     ),
     "negative verdict threshold": (
-        ["metrics.verdict.spread_below=-1"],
-        "metrics.verdict.spread_below must be a finite number in (0, 1], got -1",
+        ["metrics.verdict.energy_below_decades=-1"],
+        "metrics.verdict.energy_below_decades must be a finite number in (0, 8], got -1",
     ),
     "kNN with more neighbours than probe samples": (
         ["metrics.knn_k=100000"],

@@ -12,13 +12,13 @@ CASES = {
         "metrics.verdict.band=1.5",
         "metrics.verdict.band must be a finite number in (0, 1), got 1.5",
     ),
-    "zero spread threshold": (
-        "metrics.verdict.spread_below=0",
-        "metrics.verdict.spread_below must be a finite number in (0, 1], got 0",
+    "zero energy threshold": (
+        "metrics.verdict.energy_below_decades=0",
+        "metrics.verdict.energy_below_decades must be a finite number in (0, 8], got 0",
     ),
-    "information threshold as a word": (
-        "metrics.verdict.information_below=high",
-        "metrics.verdict.information_below must be a number",
+    "probe threshold as a word": (
+        "metrics.verdict.probe_below_se=high",
+        "metrics.verdict.probe_below_se must be a number",
     ),
     "unknown representation": (
         "metrics.verdict.complete_on=[z,q]",

@@ -36,13 +36,13 @@ from dataclasses import dataclass
 import pandas as pd
 from scipy import stats
 
-from src.analysis.tables import COLLAPSED, identical_rows
+from src.analysis.tables import identical_rows
+from src.metrics.verdict import COLLAPSE_VERDICTS, NO_COLLAPSE
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "fails", "inconclusive"
 CONFIDENCE = 0.95
 MIN_SEEDS = 2  # a claim "over seeds" needs at least two; an interval needs a standard deviation
 REFERENCE = "random-init reference"
-HEALTHY = "no_collapse"
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def describe(test: Test, confidence: float = CONFIDENCE) -> str:
     """The test's rule in words."""
     match test:
         case Collapses(row):
-            return f"{row} collapses in every seed (stored verdict complete or dimensional collapse)"
+            return f"{row} collapses in every seed (stored verdict complete, dimensional or partial collapse)"
         case AvoidsCollapse(row):
             return f"{row} collapses in no seed (stored verdict no_collapse, none borderline)"
         case Exceeds(row, versus, by, metric):
@@ -153,8 +153,8 @@ def _collapse_check(test: Collapses | AvoidsCollapse, runs: pd.DataFrame) -> Che
     verdicts = runs.loc[runs["row"] == test.row, "verdict"]
     n, collapsed, healthy = (
         len(verdicts),
-        int(verdicts.isin(COLLAPSED).sum()),
-        int((verdicts == HEALTHY).sum()),
+        int(verdicts.isin(COLLAPSE_VERDICTS).sum()),
+        int((verdicts == NO_COLLAPSE).sum()),
     )
     numbers = f"{test.row}: {collapsed}/{n} seeds collapsed ({_verdict_counts(verdicts)})"
     if n < MIN_SEEDS:

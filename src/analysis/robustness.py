@@ -36,7 +36,7 @@ from src.analysis.claims import FAILS, HOLDS, INCONCLUSIVE, ClaimResult, Collaps
 from src.analysis.grouping import as_text, differing_keys
 from src.analysis.loader import StudyRuns, load_runs
 from src.analysis.report import report_what_was_found
-from src.analysis.tables import COLLAPSED
+from src.metrics.verdict import COLLAPSE_VERDICTS
 
 DEFAULT = "default"  # the condition every other one changes one factor of
 CONDITION_KEY = "condition"  # the config key naming a run's condition (conf/study/robustness.yaml)
@@ -130,7 +130,7 @@ def check_numbers(result: ClaimResult, runs: pd.DataFrame) -> str:
         else:
             verdicts = runs.loc[runs["row"] == test.row, "verdict"]
             word = "collapsed" if isinstance(test, Collapses) else "collapsed (want 0)"
-            parts.append(f"{test.row}: {int(verdicts.isin(COLLAPSED).sum())}/{len(verdicts)} {word}")
+            parts.append(f"{test.row}: {int(verdicts.isin(COLLAPSE_VERDICTS).sum())}/{len(verdicts)} {word}")
     return "; ".join(parts)
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-COLLAPSED = ("complete_collapse", "dimensional_collapse")
-BORDERLINE = "borderline"
+from src.metrics.verdict import BORDERLINE, COLLAPSE_VERDICTS
+
 MARGIN_PREFIX = "margin/"  # the verdict's margins, stored with the final metrics of each run
 RESULT_PREFIXES = ("probe/", "collapse/", "train/")  # the final metrics that identify an experiment
 TABLE_METRICS = (
@@ -89,7 +89,7 @@ def ablation_table(
     table = pd.DataFrame(index=pd.Index(index, name=by))
     table["seeds"] = groups.size().reindex(index, fill_value=0)
     table["collapsed"] = (
-        groups["verdict"].agg(lambda v: int(v.isin(COLLAPSED).sum())).reindex(index, fill_value=0)
+        groups["verdict"].agg(lambda v: int(v.isin(COLLAPSE_VERDICTS).sum())).reindex(index, fill_value=0)
     )
     table["borderline"] = (
         groups["verdict"].agg(lambda v: int((v == BORDERLINE).sum())).reindex(index, fill_value=0)

@@ -45,7 +45,12 @@ VERDICTS = (  # healthy → worst
     "dimensional_collapse",
     "complete_collapse",
 )
-COLLAPSE_VERDICTS = ("partial_collapse", "dimensional_collapse", "complete_collapse")
+COLLAPSE_VERDICTS = (
+    "partial_collapse",
+    "dimensional_collapse",
+    "complete_collapse",
+)  # what "collapsed" counts
+NO_COLLAPSE, BORDERLINE = VERDICTS[:2]
 UNDEFINED = "undefined"  # a statistic was NaN or missing (e.g. the run diverged): no verdict
 REPRESENTATIONS = ("h", "z", "p")
 ENERGY, DIMENSION, PROBE = "energy_decades", "rank_frac_centred", "probe_gain_se"  # the readings' names

@@ -23,13 +23,13 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from src.metrics.verdict import COLLAPSE_VERDICTS
 from src.runs.atomic import write_json_atomic, write_text_atomic
 from src.runs.record import one_line
 
 JOBS_DIR = ".jobs"
 SWEEP_FILE = "sweep.json"
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
-COLLAPSED = ("complete_collapse", "dimensional_collapse")
 
 
 def require_writable(folder: Path, key: str) -> None:
@@ -83,7 +83,7 @@ def tally(jobs: list[dict]) -> dict:
         "runs": len(jobs),
         "failed": sum(j["status"] == "failed" for j in jobs),
         "diverged": sum(j["status"] == "diverged" for j in jobs),
-        "collapsed": sum(j["status"] == "finished" and j["verdict"] in COLLAPSED for j in jobs),
+        "collapsed": sum(j["status"] == "finished" and j["verdict"] in COLLAPSE_VERDICTS for j in jobs),
     }
 
 
