@@ -1,4 +1,4 @@
-"""Checks shared by the embedded data sets that draw fresh samples every step (stereo, shapes)."""
+"""Checks shared by the embedded data sets that draw fresh samples every step (stereo, shapes, photos)."""
 
 from collections.abc import Callable
 

@@ -9,7 +9,7 @@ also exposes two fixed, held-out pieces used for measurement (docs/design.md §5
 - ``probe_splits()``: clean (un-augmented) inputs with labels for the linear probe and kNN.
 
 Training batches are a pure function of ``(data seed, global step)``. The generated data sets
-(stereograms, shapes) draw fresh samples at every step from ``step_generator(seed, step, key)``, so a run
+(stereograms, shapes, photos) draw fresh samples at every step from ``step_generator(seed, step, key)``, so a run
 never sees a training sample twice, and draw their probe and evaluation sets once from keys of their own
 that no step can take; stored data sets (digits, images) draw the sample indices from a generator seeded
 by the epoch (``epoch_batch_indices``) and the augmentation from one seeded by the step. That makes runs
@@ -131,7 +131,7 @@ class SSLDataModule(pl.LightningDataModule):
     def set_generated_sizes(
         self, num_probe_train: int, num_test: int, num_eval: int, batch_size: int, seed: int
     ) -> None:
-        """The sizes and seed of a data set drawn from generators (stereo, shapes), checked: every split
+        """The sizes and seed of a data set drawn from generators (stereo, shapes, photos), checked: every split
         holds at least one sample, the seed is a non-negative integer."""
         self.num_probe_train = require_int("data.num_probe_train", num_probe_train, 1)
         self.num_test = require_int("data.num_test", num_test, 1)
