@@ -20,6 +20,7 @@ from src.analysis.panel import (
     main,
     panel_cases,
     rejudged,
+    require_a_panel,
 )
 from src.metrics.collapse import centred_effective_rank, normalised_std
 from src.metrics.planted import CONSTANT_RESIDUAL, PLANTED_RANK, constant_plus_residual, low_rank
@@ -147,3 +148,12 @@ def test_the_report_refuses_a_folder_without_runs_in_one_line(tmp_path, capsys):
     (tmp_path / "runs").mkdir()
     assert main([str(tmp_path)]) == 2
     assert "no finished run" in capsys.readouterr().out
+
+
+def test_a_panel_without_every_label_or_with_one_testbed_is_refused(tmp_path, capsys):
+    with pytest.raises(ValueError, match="no case labelled complete_collapse"):
+        require_a_panel(
+            panel_cases(runs_frame({"a": 0.02, "b": 0.02}).query("row_name != 'no_stopgrad'"), RULE)
+        )
+    with pytest.raises(ValueError, match="at least two testbeds to leave one out, found a"):
+        require_a_panel(panel_cases(runs_frame({"a": 0.02}), RULE))

@@ -41,6 +41,7 @@ PLANTED = "cfg.metrics.planted_output"
 DEFAULT_RULE = Path(__file__).resolve().parents[2] / "conf" / "metrics" / "default.yaml"
 OUTPUT_ENERGY, LOWEST_RANK, H_PROBE = f"output_{ENERGY}", f"lowest_{DIMENSION}", f"h_{PROBE}"
 READINGS = (OUTPUT_ENERGY, LOWEST_RANK, H_PROBE)  # named so that src.metrics.verdict.decide reads them
+LABELS = ("no_collapse", "dimensional_collapse", "complete_collapse")  # the answers the panel's cases know
 
 
 def load_rule(path: Path = DEFAULT_RULE) -> VerdictRule:
@@ -179,6 +180,20 @@ def panel_markdown(cases: pd.DataFrame, rule: VerdictRule) -> str:
     return "\n".join(parts)
 
 
+def require_a_panel(cases: pd.DataFrame) -> None:
+    """A panel can be read only with every label and at least two testbeds (one to hold out, one to fit on);
+    ValueError in one line otherwise."""
+    missing = sorted(set(LABELS) - set(cases["label"]))
+    if missing:
+        raise ValueError(
+            f"the panel has no case labelled {', '.join(missing)}: it needs one of each of {', '.join(LABELS)}"
+        )
+    if cases["testbed"].nunique() < 2:
+        raise ValueError(
+            f"the panel needs at least two testbeds to leave one out, found {', '.join(cases['testbed'].unique())}"
+        )
+
+
 def write_panel_report(study_dir: Path, rule: VerdictRule | None = None) -> list[tuple[str, Path]] | None:
     """``panel.md`` and ``panel.csv`` (one line per case) next to ``runs/``; None without finished runs."""
     study_dir = Path(study_dir)
@@ -186,6 +201,7 @@ def write_panel_report(study_dir: Path, rule: VerdictRule | None = None) -> list
     if loaded.runs.empty:
         return None
     cases = panel_cases(loaded.runs, rule or load_rule())
+    require_a_panel(cases)
     (study_dir / "panel.md").write_text(panel_markdown(cases, rule or load_rule()))
     cases.to_csv(study_dir / "panel.csv", index=False)
     return [("panel", study_dir / "panel.md"), ("cases", study_dir / "panel.csv")]
@@ -199,7 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.study_dir / "runs").is_dir():
         print(f"error: {args.study_dir / 'runs'} is not a folder: give the panel's folder (it holds runs/)")
         return 2
-    written = write_panel_report(args.study_dir, load_rule(args.rule) if args.rule else None)
+    try:
+        written = write_panel_report(args.study_dir, load_rule(args.rule) if args.rule else None)
+    except ValueError as error:
+        print(f"error: {args.study_dir}: {error}")
+        return 2
     if written is None:
         print(f"error: no finished run under {args.study_dir / 'runs'}")
         return 2
