@@ -158,10 +158,11 @@ def _train(cfg: DictConfig, run_dir: Path, faults: PhaseFaults) -> dict:
     module = build_module(cfg, datamodule)
     datamodule.setup("fit")  # a missing or corrupt data file fails here, before anything is written
     check_built(cfg, module, datamodule)
+    # metrics.csv's kept rows are checked here, before anything is written: a refused resume changes nothing.
+    csv = MetricsCSVLogger(run_dir, keep_rows=plan.metrics_rows, digest=plan.metrics_sha256)
     write_hydra_files(run_dir, cfg)
     monitor = CollapseMonitor(OmegaConf.to_container(cfg.metrics, resolve=True))
     guard = DivergenceGuard()
-    csv = MetricsCSVLogger(run_dir, keep_rows=plan.metrics_rows, digest=plan.metrics_sha256)
     wandb_id = plan.wandb_id or (uuid.uuid4().hex[:12] if cfg.logger.wandb is not None else None)
     checkpoints = RunCheckpoints(run_dir / CHECKPOINT, cfg.checkpoint.every_n_steps, identity, csv, wandb_id)
     trainer: pl.Trainer = build(
