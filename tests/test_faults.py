@@ -15,6 +15,8 @@ from unittest import mock
 import pytest
 import torch
 
+from src.config.errors import ConfigError
+from src.config.preflight import check_settings
 from src.metrics.monitor import CollapseMonitor
 from src.runs.atomic import write_atomic
 from src.runs.fault_matrix import FAILED, FAULTS, README, SIGKILL, SIGTERM, readme_section, render_table
@@ -231,3 +233,12 @@ def test_error_line_finds_the_os_error_under_wrapping_exceptions():
     except RuntimeError as outer:
         assert error_line(outer) == "PermissionError [Errno 13] Permission denied: '/runs/x/summary.json'"
     assert error_line(ValueError("no OS error here")) == "ValueError: no OS error here"
+
+
+@pytest.mark.parametrize(
+    "override", ["debug.kill_in=teardown", "debug.disk_full_in=measurement", "debug.fault_step=-1"]
+)
+def test_a_bad_phase_hook_is_one_line_naming_the_key(tiny_config, override):
+    key = override.split("=")[0]
+    with pytest.raises(ConfigError, match=rf"^{key} must be "):
+        check_settings(tiny_config(override))
