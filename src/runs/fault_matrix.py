@@ -49,14 +49,14 @@ FAULTS = (
     Fault("kill during the summary write", "SIGKILL with summary.json's temporary file complete, before the rename", f"no summary: resumes from the final checkpoint, {RESUMES}", "the final checkpoint", ("debug.kill_in=summary",)),
     Fault("disk full at a checkpoint", "OSError ENOSPC writing the step-20 checkpoint", f"one line `failed: … OSError [Errno 28] No space left on device: '…/last.ckpt'`, exit 1, status failed with that error; rerun {RESUMES}", "the step-10 checkpoint; no half-written file", ("debug.disk_full_in=checkpoint", "debug.fault_step=20"), first_exit=FAILED, names="{run_dir}/checkpoints/last.ckpt"),
     Fault("disk full at the summary", "OSError ENOSPC writing summary.json", f"one line naming summary.json, exit 1, status failed with that error; rerun {RESUMES}", "the final checkpoint", ("debug.disk_full_in=summary",), first_exit=FAILED, names="{run_dir}/summary.json"),
-    Fault("read-only run folder", "PermissionError creating any file in the run folder", f"one line naming the file, exit 1; the failure cannot be recorded there and the line says so; rerun {RESUMES}", "nothing written", first_exit=FAILED, patch="read_only_folder", names="{run_dir}/.hydra"),
+    Fault("read-only run folder", "PermissionError from every file the suite creates there (simulated: tests run as root, whom chmod does not stop)", f"one line naming the file, exit 1; the failure cannot be recorded there and the line says so; rerun {RESUMES}", "nothing written", first_exit=FAILED, patch="read_only_folder", names="{run_dir}/.hydra"),
     Fault("data file gone mid-run", "FileNotFoundError as the final measurement reads data", f"one line naming the file, exit 1, status failed with that error; rerun {RESUMES}", "the step-20 checkpoint", first_exit=FAILED, patch="data_file_gone", names="/data/stereo/test.npz"),
     Fault("corrupted checkpoint", "64 bytes in the middle of last.ckpt zeroed after a kill", REFUSED, "every file as it was", KILLED_AT_25, "zero_checkpoint_bytes", outcome="refused"),
     Fault("truncated checkpoint", "last.ckpt cut to half its length after a kill", REFUSED, "every file as it was", KILLED_AT_25, "truncate_checkpoint", outcome="refused"),
     Fault("checkpoint without its digest", "last.ckpt.sha256 deleted after a kill", REFUSED, "every file as it was", KILLED_AT_25, "delete_digest", outcome="refused"),
     Fault("truncated metrics.csv", "metrics.csv cut in the middle of the last row the checkpoint accounts for", REFUSED, "every file as it was", KILLED_AT_25, "truncate_metrics", outcome="refused"),
     Fault("altered metrics.csv", "one digit of a kept metrics.csv row changed (still a number)", f"{REFUSED} (the rows' sha256 in the checkpoint differs)", "every file as it was", KILLED_AT_25, "alter_metrics_digit", outcome="refused"),
-    Fault("unparseable summary.json", "summary.json cut to its first 40 bytes", REFUSED, "every file as it was", KILLED_AT_25, "truncate_summary", outcome="refused"),
+    Fault("unparseable summary.json", "summary.json holding a write cut short (invalid JSON)", REFUSED, "every file as it was", KILLED_AT_25, "truncate_summary", outcome="refused"),
     Fault("clock skew", "the run folder's files dated 10 years back and ahead", f"file times are never read: {RESUMES}", "checkpoint, metrics.csv", KILLED_AT_25, "skew_clocks"),
 )  # fmt: skip
 
