@@ -2,8 +2,9 @@
 `--help` lists the groups, rows, studies and options (src/config/help.py).
 
 Exit codes of a single run: 0 finished, diverged or skipped (a result); 2 bad input, Hydra's own
-included (one line "error: …", nothing written); 1 an exception in the run (summary.json with status
-failed, traceback.txt, and the traceback); 143 SIGTERM and 130 Ctrl-C (checkpoint saved, one line, no
+included (one line "error: …", nothing written; a damaged checkpoint, metrics.csv or summary.json
+too); 1 an exception in the run (summary.json with status failed, traceback.txt, and the traceback; a
+resource fault, an OSError such as a full disk, gets one line "failed: …" naming the file instead); 143 SIGTERM and 130 Ctrl-C (checkpoint saved, one line, no
 summary; the same command resumes).
 In a sweep (`-m`) each job records its outcome and returns, so one failing run never stops the others;
 src/runs/sweep_callbacks.py prints the final count and exits 1 if any run failed.
@@ -37,8 +38,9 @@ import src.config.resolvers  # noqa: E402, F401  (registers `choice`, `row_label
 from src.config.errors import SuiteError  # noqa: E402
 from src.config.override_types import check_override_types  # noqa: E402
 from src.metrics.verdict import VerdictRule  # noqa: E402
+from src.runs.atomic import root_os_error  # noqa: E402
 from src.runs.checkpointing import SIGNAL_EXIT, Interrupted  # noqa: E402
-from src.runs.record import one_line, record_failure  # noqa: E402
+from src.runs.record import error_line, record_failure  # noqa: E402
 from src.train import train  # noqa: E402
 
 
@@ -169,12 +171,23 @@ def hydra_main(cfg: DictConfig) -> dict:
             if not sweeping:
                 sys.exit(BAD_INPUT_EXIT)
             return outcome("failed", run_dir, error=str(err))
-        record_failure(cfg, run_dir, exc, time.time() - started)
-        if not sweeping:
+        resource_fault = root_os_error(exc) is not None
+        where = f"traceback in {run_dir}/traceback.txt"
+        try:
+            record_failure(cfg, run_dir, exc, time.time() - started)
+        except OSError as unrecorded:  # the same full disk or read-only folder: the line still says why
+            if not resource_fault:
+                raise
+            where = f"not recorded: {error_line(unrecorded)}"
+        if not sweeping and not resource_fault:
             traceback.print_exception(exc)  # a bug: the whole traceback (Hydra would trim it)
             sys.exit(1)
-        print(f"failed: {run_dir}: {one_line(exc)} (traceback in {run_dir}/traceback.txt)", file=sys.stderr)
-        return outcome("failed", run_dir, error=one_line(exc))
+        # A resource fault (the OS's error: no space, no permission, a missing file) is one line: its
+        # cause and file say what to fix; the traceback would only hide them.
+        print(f"failed: {run_dir}: {error_line(exc)} ({where})", file=sys.stderr)
+        if not sweeping:
+            sys.exit(1)
+        return outcome("failed", run_dir, error=error_line(exc))
     if summary.get("skipped"):
         print(
             f"skip: {run_dir} already holds a {summary['status']} run of this config ({summary['config_hash']})"

@@ -27,7 +27,7 @@ from src.runs.checkpointing import (
     RunCheckpoints,
 )
 from src.runs.divergence import Diverged, DivergenceGuard
-from src.runs.fault_injection import fault_injection
+from src.runs.fault_injection import PhaseFaults, fault_injection
 from src.runs.files import CHECKPOINT, SUMMARY_FILE
 from src.runs.lock import RunLock
 from src.runs.metrics_csv import MetricsCSVLogger
@@ -130,22 +130,28 @@ def train(cfg: DictConfig, run_dir: Path, process_started: float | None = None) 
     check_settings(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     # Under DDP every process runs this function; the first holds the lock for all of them.
+    faults = PhaseFaults(cfg.debug, run_dir)
     with RunLock(run_dir) if rank_zero_only.rank == 0 else contextlib.nullcontext():
-        summary = _train(cfg, run_dir)
+        summary = _train(cfg, run_dir, faults)
     if summary.get("skipped") or not summary.pop("_writes_record"):
         return summary
     # NOTE: this attempt's time; a resumed run's excludes the attempts before it.
     summary["wall_time_s"] = round(time.time() - started, 2)
     summary["startup_s"] = None if process_started is None else round(started - process_started, 2)
-    write_json_atomic(run_dir / SUMMARY_FILE, summary)
+    write_json_atomic(
+        run_dir / SUMMARY_FILE,
+        summary,
+        before_replace=lambda temporary: faults.at("summary", summary["steps"]),
+    )
     return summary
 
 
-def _train(cfg: DictConfig, run_dir: Path) -> dict:
+def _train(cfg: DictConfig, run_dir: Path, faults: PhaseFaults) -> dict:
     identity = config_hash(OmegaConf.to_container(cfg, resolve=True))
     plan = plan_run(run_dir, identity, cfg.fresh)
     if plan.action == "skip":
         return {**plan.summary, "skipped": True}
+    faults.at("startup", plan.resumed_from_step or 0)
     if cfg.cpu_threads is not None:  # float reductions depend on the thread count: fixed, they rerun alike
         torch.set_num_threads(cfg.cpu_threads)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -153,10 +159,11 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict:
     module = build_module(cfg, datamodule)
     datamodule.setup("fit")  # a missing or corrupt data file fails here, before anything is written
     check_built(cfg, module, datamodule)
+    # metrics.csv's kept rows are checked here, before anything is written: a refused resume changes nothing.
+    csv = MetricsCSVLogger(run_dir, keep_rows=plan.metrics_rows, digest=plan.metrics_sha256)
     write_hydra_files(run_dir, cfg)
     monitor = CollapseMonitor(OmegaConf.to_container(cfg.metrics, resolve=True))
     guard = DivergenceGuard()
-    csv = MetricsCSVLogger(run_dir, keep_rows=plan.metrics_rows)
     wandb_id = plan.wandb_id or (uuid.uuid4().hex[:12] if cfg.logger.wandb is not None else None)
     checkpoints = RunCheckpoints(run_dir / CHECKPOINT, cfg.checkpoint.every_n_steps, identity, csv, wandb_id)
     trainer: pl.Trainer = build(
@@ -166,11 +173,11 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict:
         callbacks=[
             monitor,
             guard,
-            *fault_injection(cfg.debug),
+            *fault_injection(cfg.debug, faults, cfg.metrics.every_n_steps),
             checkpoints,
             *progress_bar(cfg.trainer),
         ],
-        plugins=[AtomicCheckpointIO()],
+        plugins=[AtomicCheckpointIO(faults)],
         enable_checkpointing=False,
         default_root_dir=run_dir,
     )

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from src.runs.checkpointing import AtomicCheckpointIO
+from src.runs.integrity import verify
 from tests.conftest import TINY
 from tests.run_cli import Child, run_cli
 
@@ -188,4 +189,6 @@ def test_checkpoints_are_replaced_atomically(tmp_path):
     with pytest.raises(OSError, match="No space left"):  # a write that fails half-way through
         io.save_checkpoint({"step": torch.tensor(2), "rest": FailsWhenWritten()}, path)
     assert torch.load(path, weights_only=True)["step"] == 1
-    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+    # The old checkpoint and its digest, nothing half-written; the digest still vouches for it.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.ckpt", "last.ckpt.sha256"]
+    verify(path)

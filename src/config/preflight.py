@@ -24,7 +24,7 @@ from torch import nn
 from src.config.checks import require_bool, require_choice, require_float, require_int
 from src.config.errors import ConfigError, SuiteError
 from src.metrics.verdict import VerdictRule
-from src.runs.fault_injection import HOOKS
+from src.runs.fault_injection import HOOKS, PHASE_HOOKS
 
 SEED_MAX = 2**32 - 1  # numpy's seed range (pl.seed_everything seeds numpy too)
 # Lightning's accepted `precision` values (its Literal types: "32-true", "bf16-mixed", 32, "16", ...).
@@ -80,9 +80,12 @@ def check_settings(cfg: DictConfig) -> None:
     if cfg.cpu_threads is not None:
         require_int("cpu_threads", cfg.cpu_threads, 1)
     require_bool("fresh", cfg.fresh)
-    for key in HOOKS:
+    for key in (*HOOKS, "fault_step"):
         if cfg.debug[key] is not None:
             require_int(f"debug.{key}", cfg.debug[key], 0)
+    for key, phases in PHASE_HOOKS.items():
+        if cfg.debug[key] is not None:
+            require_choice(f"debug.{key}", cfg.debug[key], phases)
     check_trainer(cfg.trainer)
     if "momentum" in cfg.optimizer.get("algorithm", {}):
         require_float("optimizer.algorithm.momentum", cfg.optimizer.algorithm.momentum, 0)

@@ -8,9 +8,11 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path, write, binary: bool = False) -> None:
+def write_atomic(path: Path, write, binary: bool = False, before_replace=None) -> None:
     """Write through ``write(file)`` to a temporary file in the same folder, fsync, then rename over
-    ``path`` (atomic on POSIX): a reader sees the old file or the new one, never half of one."""
+    ``path`` (atomic on POSIX): a reader sees the old file or the new one, never half of one.
+    ``before_replace(temporary_path)``, if given, runs on the complete file just before the rename (the
+    checkpoint's digest is recorded there: src/runs/integrity.py)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -19,14 +21,37 @@ def write_atomic(path: Path, write, binary: bool = False) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        if before_replace is not None:
+            before_replace(Path(tmp))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        cause = root_os_error(error)
+        if cause is not None and cause.filename is None:
+            # A full disk or a failed fsync names no file (and torch.save wraps it in its own error):
+            # the run's record and its one line must say which file could not be written.
+            raise type(cause)(cause.errno, cause.strerror, str(path)) from error
         raise
 
 
-def write_json_atomic(path: Path, obj) -> None:
-    write_atomic(path, lambda f: json.dump(obj, f, indent=2, sort_keys=True, allow_nan=True))
+def root_os_error(error: BaseException | None) -> OSError | None:
+    """The OSError behind an exception, following __cause__ / __context__ (torch and Lightning wrap the
+    OS's error in their own), or None."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, OSError) and error.errno is not None:
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def write_json_atomic(path: Path, obj, before_replace=None) -> None:
+    write_atomic(
+        path,
+        lambda f: json.dump(obj, f, indent=2, sort_keys=True, allow_nan=True),
+        before_replace=before_replace,
+    )
 
 
 def write_text_atomic(path: Path, text: str) -> None:

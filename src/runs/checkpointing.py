@@ -4,14 +4,15 @@
 learning-rate schedule state, loop progress, whose optimizer-step count is the EMA step and whose batch
 count is the data position: training batches are a pure function of the batch index, src/data/base.py),
 the callbacks' state (the random-init reference, the last loss), and the suite's own entry ``suite``:
-the config hash, how many rows ``metrics.csv`` held, the global random generators' states, the wandb run
+the config hash, how many rows ``metrics.csv`` held and their digest, the global random generators' states, the wandb run
 id, and under gradient accumulation, when saved inside an accumulation window (SIGTERM between two of its
 batches), the gradients accumulated so far, which Lightning does not save.
 
 It is written every ``checkpoint.every_n_steps`` steps between two steps, when SIGTERM arrives (a cluster
 scheduler's warning before pre-emption: Lightning finishes the step, we save and exit with 143), and at
 the end of training; always to a temporary file that then replaces the old one, so a kill at any moment
-leaves a whole checkpoint. It is read with ``weights_only=True``.
+leaves a whole checkpoint, with its sha256 beside it (src/runs/integrity.py), checked before a resume. It
+is read with ``weights_only=True``.
 """
 
 import os
@@ -27,7 +28,8 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from src.config.errors import DataError
-from src.runs.atomic import write_atomic
+from src.runs.fault_injection import PhaseFaults
+from src.runs.integrity import refused, verify, write_with_digest
 from src.runs.metrics_csv import MetricsCSVLogger
 
 SUITE_KEY = "suite"
@@ -69,24 +71,32 @@ class CtrlCAsSigterm:
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """torch.save to a temporary file in the target's folder, fsync, then os.replace over the target
-    (Lightning's own writer is atomic only where fsspec's local transaction happens to be)."""
+    (Lightning's own writer is atomic only where fsspec's local transaction happens to be), with its
+    sha256 beside it (src/runs/integrity.py). ``faults``: the test hooks (src/runs/fault_injection.py)."""
+
+    def __init__(self, faults: PhaseFaults | None = None):
+        super().__init__()
+        self.faults = faults
 
     def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(Path(path), lambda f: torch.save(checkpoint, f), binary=True)
+        step = checkpoint.get("global_step", 0)
+        write_with_digest(
+            Path(path),
+            lambda f: torch.save(checkpoint, f),
+            fault_point=(lambda phase: self.faults.at(phase, step)) if self.faults else lambda phase: None,
+        )
 
 
 def read_checkpoint(path: Path) -> dict:
-    """A suite checkpoint, loaded with ``weights_only=True``; one DataError line naming the file if it is
-    truncated, corrupt or not a checkpoint of this suite."""
+    """A suite checkpoint whose digest matches, loaded with ``weights_only=True``; one DataError line
+    naming the file if it is truncated, corrupt, without its digest or not a checkpoint of this suite."""
+    verify(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise DataError(
-            f"checkpoint {path} cannot be read (truncated or corrupt: {reason}); "
-            "set fresh=true to start this run afresh"
-        ) from error
+        raise refused(path, reason) from error
     if not isinstance(checkpoint, dict) or SUITE_KEY not in checkpoint:
         raise DataError(f"{path} is not a checkpoint of this suite; set fresh=true to start this run afresh")
     return checkpoint
@@ -138,7 +148,8 @@ class RunCheckpoints(pl.Callback):
         self._window_grads: dict[str, torch.Tensor] = {}  # restored at train start (mid-window resume)
 
     def _save(self, trainer: pl.Trainer, between_steps: bool) -> None:
-        self.suite["metrics_rows"] = self.csv.flush()  # the file holds every row this checkpoint accounts for
+        # The file holds every row this checkpoint accounts for; their digest lets a resume check them.
+        self.suite["metrics_rows"], self.suite["metrics_sha256"] = self.csv.flush()
         self._between_steps = between_steps
         trainer.save_checkpoint(self.path, weights_only=False)
 

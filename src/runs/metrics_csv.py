@@ -8,6 +8,8 @@ A resumed run's file is thus the file an uninterrupted run writes.
 """
 
 import csv
+import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -19,33 +21,50 @@ from src.runs.atomic import write_atomic
 from src.runs.files import METRICS_FILE
 
 
-def read_rows(path: Path, keep_rows: int) -> list[dict[str, str]]:
-    """The first ``keep_rows`` rows of a metrics file, as written (strings; "" where a row has no value)."""
+def read_rows(path: Path, keep_rows: int, digest: str | None = None) -> list[dict[str, str]]:
+    """The first ``keep_rows`` rows of a metrics file, as written (strings; "" where a row has no value),
+    checked against ``digest`` (rows_digest of them when the checkpoint was saved; None in checkpoints
+    older than it)."""
     if keep_rows == 0:
         return []
+
+    def refuse(what: str) -> DataError:
+        return DataError(f"cannot resume: {path} {what}; set fresh=true to start this run afresh")
+
     try:
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
     except OSError as error:
         raise DataError(f"cannot resume: {path} cannot be read ({error.strerror}); set fresh=true") from error
+    except csv.Error as error:  # a NUL byte, an unterminated quote
+        raise refuse(f"is not a CSV file ({error})") from error
     if len(rows) < keep_rows:
-        raise DataError(
-            f"cannot resume: {path} has {len(rows)} rows but the checkpoint was saved after {keep_rows}; "
-            "set fresh=true to start this run afresh"
-        )
+        raise refuse(f"has {len(rows)} rows but the checkpoint was saved after {keep_rows}")
     for number, row in enumerate(rows[:keep_rows], start=2):  # line 1 is the header
+        # DictReader fills a short row's missing cells with None and gathers a long row's extra ones
+        # under the key None: a line cut short (a truncated file) or two lines run together.
+        if None in row or None in row.values():
+            raise refuse(
+                f"line {number} has {'fewer' if None in row.values() else 'more'} cells than its header"
+            )
         for column, cell in row.items():
             if not _is_number(cell):
-                raise DataError(
-                    f"cannot resume: {path} line {number}, column {column!r} holds {cell!r}, not a number; "
-                    "set fresh=true to start this run afresh"
-                )
+                raise refuse(f"line {number}, column {column!r} holds {cell!r}, not a number")
+    if digest is not None and rows_digest(rows[:keep_rows]) != digest:
+        raise refuse(f"differs in its first {keep_rows} rows from what the checkpoint recorded (sha256)")
     return rows[:keep_rows]
 
 
-def _is_number(cell: str | None) -> bool:
+def rows_digest(rows: list[dict[str, str]]) -> str:
+    """sha256 of rows as written, blind to the columns' order and to empty cells: rows logged after a
+    checkpoint can add columns, which changes the header, not the rows it accounts for."""
+    canonical = [sorted((k, v) for k, v in row.items() if v != "") for row in rows]
+    return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()
+
+
+def _is_number(cell: str) -> bool:
     """A cell Lightning's CSV writer could have written: a number, or empty (no value in that row)."""
-    if cell is None or cell == "":
+    if cell == "":
         return True
     try:
         float(cell)
@@ -80,9 +99,9 @@ class _HistoryWriter(ExperimentWriter):
 class MetricsCSVLogger(CSVLogger):
     """Writes ``<run_dir>/metrics.csv``; ``keep_rows`` > 0 continues the history of a resumed run."""
 
-    def __init__(self, run_dir: Path, keep_rows: int = 0):
+    def __init__(self, run_dir: Path, keep_rows: int = 0, digest: str | None = None):
         super().__init__(save_dir=run_dir, name="", version="")
-        self._history = read_rows(Path(run_dir) / METRICS_FILE, keep_rows)
+        self._history = read_rows(Path(run_dir) / METRICS_FILE, keep_rows, digest)
 
     @property
     def experiment(self) -> _HistoryWriter:
@@ -91,7 +110,12 @@ class MetricsCSVLogger(CSVLogger):
             self._experiment = _HistoryWriter(self.log_dir, self._history)
         return self._experiment
 
-    def flush(self) -> int:
-        """Write every row logged so far; returns how many rows the file holds."""
+    def flush(self) -> tuple[int, str]:
+        """Write every row logged so far; returns how many rows the file holds and their rows_digest, of
+        the file read back (the cells exactly as a resumed run will read them)."""
         self.save()
-        return len(self.experiment.rows)
+        rows = len(self.experiment.rows)
+        if rows == 0:
+            return 0, rows_digest([])
+        with open(self.experiment.metrics_file_path, newline="") as f:
+            return rows, rows_digest(list(csv.DictReader(f)))

@@ -21,7 +21,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from src.config.resolvers import hydra_choices
-from src.runs.atomic import write_json_atomic, write_text_atomic
+from src.runs.atomic import root_os_error, write_json_atomic, write_text_atomic
 from src.runs.files import HYDRA_DIR, SUMMARY_FILE, TRACEBACK_FILE
 
 PACKAGES = ("torch", "torchvision", "pytorch-lightning", "hydra-core", "wandb", "numpy", "pandas")
@@ -119,6 +119,15 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message[0]}" if message else type(exc).__name__
 
 
+def error_line(exc: BaseException) -> str:
+    """A failed run's error: for a resource fault (a full disk, a denied permission, a read-only folder,
+    a missing file: an OSError anywhere in the chain) the OS's own error with its file, e.g.
+    ``OSError [Errno 28] No space left on device: '<path>'`` (torch reports a full disk as
+    ``unexpected pos …``, which names neither the cause nor the file); else ``one_line``."""
+    cause = root_os_error(exc)
+    return f"{type(cause).__name__} {cause}" if cause is not None else one_line(exc)
+
+
 def record_failure(cfg: DictConfig, run_dir: Path, exc: BaseException, wall_time_s: float) -> dict:
     """Write ``summary.json`` with status ``failed`` and the error, and the traceback next to it."""
     run_dir = Path(run_dir)
@@ -126,7 +135,7 @@ def record_failure(cfg: DictConfig, run_dir: Path, exc: BaseException, wall_time
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # what accelerator=auto picks
     summary = {
         "status": "failed",
-        "error": one_line(exc),
+        "error": error_line(exc),
         "traceback_file": TRACEBACK_FILE,
         "wall_time_s": round(wall_time_s, 2),
         **run_identity(cfg, run_dir, device),

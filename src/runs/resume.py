@@ -2,9 +2,13 @@
 re-run with fixed run directories, a scheduler restarting a pre-empted job):
 
 - a result (``summary.json`` with status finished or diverged) of the same config → skip it;
-- a checkpoint of the same config and no result → resume from it;
+- a checkpoint of the same config and no result → resume from it, once its digest matches
+  (src/runs/integrity.py) and metrics.csv holds the rows it recorded (src/runs/metrics_csv.py);
 - nothing, or only the leftovers of a run that stopped before its first checkpoint or failed → start;
 - a result or a checkpoint of a different config → refuse, with one line naming both config hashes;
+- a summary, checkpoint or metrics file that cannot be read or fails its check → refuse, with one line
+  naming the file and fresh=true; never resume from it. File times are never read: a clock that jumped
+  changes no decision;
 - ``fresh=true`` → discard the run's outputs and start afresh, whatever the directory holds.
 
 "Same config" means the same hash of the resolved config and seed (src/runs/record.config_hash), never
@@ -33,6 +37,7 @@ class RunPlan:
     summary: dict | None = None  # the result a skipped run keeps
     checkpoint: Path | None = None  # what a resumed run restores
     metrics_rows: int = 0  # rows of metrics.csv the checkpoint accounts for
+    metrics_sha256: str | None = None  # their digest (src/runs/metrics_csv.rows_digest)
     wandb_id: str | None = None  # the wandb run a resumed run continues
     resumed_from_step: int | None = None  # the checkpoint's step
 
@@ -91,6 +96,7 @@ def plan_run(run_dir: Path, config_hash: str, fresh: bool) -> RunPlan:
             "resume",
             checkpoint=checkpoint_path,
             metrics_rows=suite["metrics_rows"],
+            metrics_sha256=suite.get("metrics_sha256"),  # absent from checkpoints written before it
             wandb_id=suite["wandb_id"],
             resumed_from_step=checkpoint["global_step"],
         )
