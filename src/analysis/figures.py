@@ -11,6 +11,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from src.analysis.facets import Line, facets, lines_of
+from src.runs.atomic import write_atomic
 
 DYNAMICS_METRICS = (
     "collapse/z_std_sqrt_d",
@@ -34,10 +35,12 @@ def line_colours(lines: list[Line], baseline: str) -> dict[str, tuple]:
     return {**colours, **{line.label: (0.0, 0.0, 0.0, 1.0) for line in lines if baseline in line.rows}}
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path) -> Path:
+    """``fig`` as a PNG at ``path``, atomically: a report killed mid-write leaves the old figure, never a
+    truncated one (the bytes are those ``savefig(path)`` writes: PNG is named, as no suffix tells it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"), binary=True)
     return path
 
 
@@ -119,7 +122,7 @@ def plot_dynamics(
     _legends(fig, axes, groups, "row (band: min–max over seeds)")
     fig.suptitle("Collapse dynamics: mean over seeds; step 0 is each run's random-init reference")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def mean_spectra(spectra: pd.DataFrame, stage: str, representation: str) -> pd.DataFrame:
@@ -160,7 +163,7 @@ def plot_spectra(
             ax.grid(alpha=0.3)
     _legends(fig, axes, groups, "row (mean over seeds)")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def is_tau_sweep(runs: pd.DataFrame) -> bool:
@@ -198,7 +201,7 @@ def plot_tau_sweep(runs: pd.DataFrame, path: Path) -> Path:
     acc_ax.plot([position[t] for t in ref.index], ref.values, "k--", label="random init")
     acc_ax.legend()
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def write_figures(

@@ -34,6 +34,7 @@ from src.metrics.verdict import (
     collapse_verdict,
     decide,
 )
+from src.runs.atomic import write_csv_atomic, write_text_atomic
 
 TESTBED, LABEL = "cfg.testbed", "cfg.panel_label"
 RANDOM_INIT = "random_init"  # the case read from every trained run's own reference
@@ -202,8 +203,8 @@ def write_panel_report(study_dir: Path, rule: VerdictRule | None = None) -> list
         return None
     cases = panel_cases(loaded.runs, rule or load_rule())
     require_a_panel(cases)
-    (study_dir / "panel.md").write_text(panel_markdown(cases, rule or load_rule()))
-    cases.to_csv(study_dir / "panel.csv", index=False)
+    write_text_atomic(study_dir / "panel.md", panel_markdown(cases, rule or load_rule()))
+    write_csv_atomic(study_dir / "panel.csv", cases, index=False)
     return [("panel", study_dir / "panel.md"), ("cases", study_dir / "panel.csv")]
 
 

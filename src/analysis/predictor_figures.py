@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from src.analysis.facets import Line
-from src.analysis.figures import _save, line_colours, seed_band
+from src.analysis.figures import line_colours, save_figure, seed_band
 from src.analysis.tables import ordered
 
 EIGENVALUE = re.compile(r"predictor/eig(\d+)$")
@@ -40,4 +40,4 @@ def plot_predictor_dynamics(steps: pd.DataFrame, path: Path, baseline: str = "by
     align_ax.set(xlabel="step", ylabel="mean |cos|", title="eigenvector alignment of W with F = E[zzᵀ]")
     align_ax.set_ylim(0, 1.05)
     align_ax.legend(fontsize=7, loc="best")
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from src.runs.atomic import write_json_atomic
+from src.runs.atomic import write_json_atomic, write_text_atomic
 from src.runs.record import git_state
 
 
@@ -193,5 +193,5 @@ def record_invocation(study_dir: Path, study: str, entry: dict) -> Path:
     entries.append(entry)
     write_json_atomic(log, entries)
     path = study_dir / "PROVENANCE.md"
-    path.write_text(render(study, entries))
+    write_text_atomic(path, render(study, entries))
     return path

@@ -29,6 +29,7 @@ from src.analysis.loader import StudyRuns, load_runs
 from src.analysis.predictor_figures import plot_predictor_dynamics
 from src.analysis.references import quote
 from src.analysis.tables import ablation_table, table_markdown, write_table
+from src.runs.atomic import write_text_atomic
 
 FIGURE_TITLES = {
     "dynamics": "Collapse metrics and probe accuracy against the training step",
@@ -200,7 +201,7 @@ def write_report(
     text = claims_markdown(
         study_name(loaded, study_dir), results, loaded, table, baseline, figures, study_dir, command
     )
-    claims_md.write_text(text)
+    write_text_atomic(claims_md, text)
     return WrittenReport(study_dir, table_md, table_csv, claims_md, figures, tuple(results), loaded)
 
 

@@ -37,6 +37,7 @@ from src.analysis.grouping import as_text, differing_keys
 from src.analysis.loader import StudyRuns, load_runs
 from src.analysis.report import report_what_was_found
 from src.metrics.verdict import COLLAPSE_VERDICTS
+from src.runs.atomic import write_csv_atomic, write_text_atomic
 
 DEFAULT = "default"  # the condition every other one changes one factor of
 CONDITION_KEY = "condition"  # the config key naming a run's condition (conf/study/robustness.yaml)
@@ -261,12 +262,12 @@ def write_robustness_report(study_dir: Path, baseline: str = "byol") -> list[tup
     frame = robustness_frame(conditions, baseline)
     section = robustness_markdown(frame, conditions)
     md, csv = study_dir / "robustness.md", study_dir / "robustness.csv"
-    md.write_text(f"# Robustness: {study_dir.name}\n\n{section}")
-    frame.to_csv(csv, index=False)
+    write_text_atomic(md, f"# Robustness: {study_dir.name}\n\n{section}")
+    write_csv_atomic(csv, frame, index=False)
     written = [("robustness", md), ("csv", csv)]
     if conditions[0].name == DEFAULT:  # its claims report, just written: the robustness section at its end
         claims_md = study_dir / "claims.md"
-        claims_md.write_text(claims_md.read_text().rstrip("\n") + "\n\n" + section)
+        write_text_atomic(claims_md, claims_md.read_text().rstrip("\n") + "\n\n" + section)
         written.append(("claims", claims_md))
     return written
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from src.metrics.verdict import BORDERLINE, COLLAPSE_VERDICTS
+from src.runs.atomic import write_csv_atomic, write_text_atomic
 
 MARGIN_PREFIX = "margin/"  # the verdict's margins, stored with the final metrics of each run
 RESULT_PREFIXES = ("probe/", "collapse/", "train/")  # the final metrics that identify an experiment
@@ -145,6 +146,6 @@ def write_table(table: pd.DataFrame, folder: Path, baseline: str = "byol") -> tu
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     md, csv = folder / "table.md", folder / "table.csv"
-    md.write_text(table_markdown(table, baseline) + "\n")
-    table.to_csv(csv)
+    write_text_atomic(md, table_markdown(table, baseline) + "\n")
+    write_csv_atomic(csv, table)
     return md, csv

@@ -1,6 +1,7 @@
 """Files written atomically, so that a reader (a resumed run, the analysis, a second process) sees the
-old file or the new one, never half of one. The one definition used by the run record, the checkpoints
-and the metrics CSV."""
+old file or the new one, never half of one. The one definition used by the run record, the checkpoints,
+the metrics CSV and a study's report (a report killed mid-write must not leave a file that passes for a
+finished one)."""
 
 import json
 import os
@@ -56,3 +57,9 @@ def write_json_atomic(path: Path, obj, before_replace=None) -> None:
 
 def write_text_atomic(path: Path, text: str) -> None:
     write_atomic(path, lambda f: f.write(text))
+
+
+def write_csv_atomic(path: Path, frame, **to_csv) -> None:
+    """``frame.to_csv(path, **to_csv)``, atomically and with the same bytes: through a binary file, which
+    pandas encodes as UTF-8 as it does a path, whatever the locale (a text file would take the locale's)."""
+    write_atomic(path, lambda f: frame.to_csv(f, **to_csv), binary=True)
