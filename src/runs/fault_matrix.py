@@ -1,13 +1,17 @@
 """The faults a long study meets, as one list: what is injected, what the suite does, what is kept. The
-tests run every one (tests/test_faults.py parametrises over FAULTS) and the README's reliability table is
-rendered from it (``python -m src.runs.fault_matrix`` rewrites it; a test checks it is current), so the
-table cannot claim what the tests do not check.
+tests run every one (tests/test_faults.py and tests/test_faults_report.py parametrise over FAULTS) and
+the README's reliability table is rendered from it (``python -m src.runs.fault_matrix`` rewrites it; a
+test checks it is current), so the table cannot claim what the tests do not check.
 
 Each fault's first attempt runs the tests' small config with ``overrides`` (the debug hooks of
 src/runs/fault_injection.py, set in conf/config.yaml ``debug:``), then the test applies ``damage`` to the
 run folder (a function of that name in tests/test_faults.py), then runs the same command again. The
 second attempt either resumes to the result of a run never interrupted, bit for bit (``outcome``
 "resumes"), or is refused with one line naming the file, exit 2 (``outcome`` "refused").
+
+A fault with ``kill_in_report`` hits the report instead (``python -m src.analysis.report``, which has no
+Hydra config and so no debug hook): tests/test_faults_report.py runs it on a real small study, killed
+from inside the atomic writer, then checks the runs, the files left and a rerun.
 """
 
 import sys
@@ -34,9 +38,11 @@ class Fault:
     names: str | None = None  # the file a "failed" first attempt's one line names ({run_dir}: its folder)
     first_exit: int = SIGKILL
     outcome: str = "resumes"  # "resumes" | "refused"
+    kill_in_report: int | None = None  # the report killed with its N-th file's temporary file complete
 
 
 KILLED_AT_25 = ("debug.kill_at_step=25",)  # the run whose folder the damage faults damage
+REPORT_KILL = 4  # of the smoke study's six report files: after a CSV, amid the figures, before claims.md
 FAULTS = (
     Fault("kill at start-up", "SIGKILL with the folder locked, nothing built", f"rerun starts afresh, {RESUMES}", "nothing to keep; no summary, so nothing passes for a result", ("debug.kill_in=startup",)),
     Fault("kill before the first step", "SIGKILL as training starts, before step 0", f"rerun starts afresh, {RESUMES}", "nothing to keep; no summary", ("debug.kill_in=first_step",)),
@@ -58,6 +64,7 @@ FAULTS = (
     Fault("altered metrics.csv", "one digit of a kept metrics.csv row changed (still a number)", f"{REFUSED} (the rows' sha256 in the checkpoint differs)", "every file as it was", KILLED_AT_25, "alter_metrics_digit", outcome="refused"),
     Fault("unparseable summary.json", "summary.json holding a write cut short (invalid JSON)", REFUSED, "every file as it was", KILLED_AT_25, "truncate_summary", outcome="refused"),
     Fault("clock skew", "the run folder's files dated 10 years back and ahead", f"file times are never read: {RESUMES}", "checkpoint, metrics.csv", KILLED_AT_25, "skew_clocks"),
+    Fault("kill during a report", f"SIGKILL in `python -m src.analysis.report` with the temporary file of the {REPORT_KILL}th file it writes complete, before the rename", "the runs are untouched; each report file is the old one or the new one, never half of one; rerunning the command regenerates the report byte for byte", "every run file; every report file whole (old or new); a hidden `.*.tmp` file, never read", kill_in_report=REPORT_KILL),
 )  # fmt: skip
 
 
