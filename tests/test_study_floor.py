@@ -12,7 +12,7 @@ from src.train import train
 pytestmark = pytest.mark.module
 
 ROWS_READ_BY_CLAIMS = 28  # conf/study/robustness.yaml's +ablation list
-CONDITIONS = 5  # conf/study/condition/
+CONDITIONS = 6  # conf/study/condition/
 
 
 def measured_steps(run_dir) -> list[int]:
