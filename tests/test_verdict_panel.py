@@ -21,6 +21,7 @@ from src.analysis.panel import (
     panel_cases,
     rejudged,
     require_a_panel,
+    separating_threshold,
 )
 from src.metrics.collapse import centred_effective_rank, normalised_std
 from src.metrics.planted import CONSTANT_RESIDUAL, PLANTED_RANK, constant_plus_residual, low_rank
@@ -122,13 +123,20 @@ def test_leave_one_testbed_out_catches_a_testbed_the_others_do_not_generalise_to
     assert loto.loc["a", "agree (fitted on the others)"] == loto.loc["a", "cases"]
     assert loto.loc["c", "agree (fitted on the others)"] < loto.loc["c", "cases"]
     # with c in the fit the gap narrows to (−0.41, 0] decades but still exists
-    assert not math.isnan(fitted_rule(cases, RULE).energy_below_decades)
+    assert fitted_rule(cases, RULE).energy_below_decades == pytest.approx(0.41 / 2, abs=0.01)
 
 
-def test_overlapping_labels_leave_no_threshold():
-    cases = panel_cases(runs_frame({"a": 0.9}), RULE)  # no_stopgrad above byol: no gap
-    assert math.isnan(fitted_rule(cases, RULE).energy_below_decades)
-    assert set(rejudged(cases, fitted_rule(cases, RULE))) == {"no threshold"}
+def test_overlapping_labels_get_the_cut_with_the_fewest_cases_on_the_wrong_side():
+    # independent: scan every cut by hand and count the errors
+    below, above = pd.Series([-3.0, -2.9, -0.5]), pd.Series([-1.0, 0.0, 0.1, 0.2])
+    cut = separating_threshold(below, above)
+    errors = {
+        c: int((below >= c).sum() + (above < c).sum()) for c in (-2.95, -1.95, -0.75, -0.25, 0.05, 0.15)
+    }
+    assert min(errors.values()) == 1 and errors[cut] == 1
+    assert cut == pytest.approx(-1.95)  # of the cuts with one error, the one in the widest gap (−2.9 … −1.0)
+    assert separating_threshold(pd.Series([0.04]), pd.Series([0.16]), geometric=True) == pytest.approx(0.08)
+    assert math.isnan(separating_threshold(pd.Series([], dtype=float), above))
 
 
 def test_a_panel_run_is_judged_like_the_run_itself():

@@ -10,12 +10,14 @@ statistics with ``--rule`` (the rule's readings are pure functions of the final 
 reference: src/metrics/verdict.py), so a rule can be judged without retraining.
 
 Leave one testbed out: the two thresholds a label decides are fitted on the other testbeds, each at the
-midpoint of the gap between the cases that must fall below it and those that must not (energy: in decades;
-rank fraction: geometric), and the held-out testbed is judged with them. The probe threshold (2 standard
-errors) is a statistical convention, not fitted. A gap that does not exist is reported, not bridged.
+middle of the gap between the cases that must fall below it and those that must not (energy: in decades;
+rank fraction: geometric), and the held-out testbed is judged with them. Where the labels of the fitting
+testbeds overlap, the cut leaves the fewest of them on the wrong side, and the report counts those
+("misjudged in the fit"). The probe threshold (2 standard errors) is a statistical convention, not fitted.
 """
 
 import argparse
+import itertools
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -89,16 +91,34 @@ def panel_cases(runs: pd.DataFrame, rule: VerdictRule) -> pd.DataFrame:
     return pd.DataFrame(lines)
 
 
+def separating_threshold(below: pd.Series, above: pd.Series, geometric: bool = False) -> float:
+    """The cut between two labelled groups of readings (``below`` should fall under it, ``above`` not): the
+    middle (arithmetic, or geometric) of the widest gap between neighbouring values among the cuts that
+    leave the fewest cases on the wrong side. Where the groups do not overlap that is the middle of the gap
+    between them; where they do, the best a single threshold can do (a decision stump). NaN if a group is empty."""
+    if below.empty or above.empty:
+        return math.nan
+    values = sorted(set(below) | set(above))
+    best = (math.inf, -math.inf, math.nan)  # (wrong side, −gap, cut): the smallest tuple wins
+    for low, high in itertools.pairwise(values):
+        cut = math.sqrt(low * high) if geometric else (low + high) / 2
+        gap = math.log(high / low) if geometric else high - low
+        wrong = int((below >= cut).sum() + (above < cut).sum())
+        best = min(best, (wrong, -gap, cut))
+    return best[2]
+
+
 def fitted_rule(cases: pd.DataFrame, rule: VerdictRule) -> VerdictRule:
-    """``rule`` with the energy and rank thresholds at the middle of the gaps the labels leave in
-    ``cases``; NaN where the labelled groups overlap (no threshold separates them)."""
+    """``rule`` with the energy and rank thresholds fitted on ``cases``' labels (separating_threshold):
+    the energy between complete collapse and every other label (in decades), the rank fraction between
+    dimensional collapse and no collapse (geometric)."""
     complete = cases["label"] == "complete_collapse"
-    high, low = cases.loc[complete, OUTPUT_ENERGY].max(), cases.loc[~complete, OUTPUT_ENERGY].min()
-    energy = -(high + low) / 2 if high < low else math.nan
+    energy = separating_threshold(cases.loc[complete, OUTPUT_ENERGY], cases.loc[~complete, OUTPUT_ENERGY])
     dimensional, healthy = cases["label"] == "dimensional_collapse", cases["label"] == "no_collapse"
-    high, low = cases.loc[dimensional, LOWEST_RANK].max(), cases.loc[healthy, LOWEST_RANK].min()
-    rank = math.sqrt(high * low) if high < low else math.nan
-    return replace(rule, energy_below_decades=energy, dimensional_below=rank)
+    rank = separating_threshold(
+        cases.loc[dimensional, LOWEST_RANK], cases.loc[healthy, LOWEST_RANK], geometric=True
+    )
+    return replace(rule, energy_below_decades=-energy, dimensional_below=rank)
 
 
 def rejudged(cases: pd.DataFrame, rule: VerdictRule) -> pd.Series:
@@ -120,13 +140,16 @@ def leave_one_testbed_out(cases: pd.DataFrame, rule: VerdictRule) -> pd.DataFram
     """Per testbed: agreement under ``rule``, and under thresholds fitted on the other testbeds."""
     lines = []
     for testbed, held_out in cases.groupby("testbed"):
-        fitted = fitted_rule(cases[cases["testbed"] != testbed], rule)
+        others = cases[cases["testbed"] != testbed]
+        fitted = fitted_rule(others, rule)
         agree = (held_out["verdict"] == held_out["label"]).sum()
         loto = (rejudged(held_out, fitted) == held_out["label"]).sum()
         lines.append({
             "testbed": testbed, "cases": len(held_out), "agree (rule)": int(agree),
             "fitted energy_below_decades": fitted.energy_below_decades,
-            "fitted dimensional_below": fitted.dimensional_below, "agree (fitted on the others)": int(loto),
+            "fitted dimensional_below": fitted.dimensional_below,
+            "misjudged in the fit": int((rejudged(others, fitted) != others["label"]).sum()),
+            "agree (fitted on the others)": int(loto),
         })  # fmt: skip
     return pd.DataFrame(lines).set_index("testbed")
 
