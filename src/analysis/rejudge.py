@@ -17,11 +17,14 @@ verdicts (experiments/collapse_table/CHANGES.md); a run whose data set has its o
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import yaml
 from omegaconf import OmegaConf
 
+from src.analysis.loader import load_runs
+from src.analysis.provenance import command_line, invocation, record_invocation
 from src.config.errors import ConfigError
 from src.metrics.probes import accuracy_se
 from src.metrics.verdict import VerdictRule, bare_names, collapse_verdict
@@ -89,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     if not runs:
         print(f"error: no {SUMMARY_FILE} under {args.study_dir / 'runs'}")
         return 2
-    settings, changed = current_settings(), {}
+    settings, changed, started = current_settings(), {}, time.time()
     try:
         for path in runs:
             pair = rejudge_run(path.parent, settings)
@@ -98,10 +101,23 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"error: {error}")
         return 2
-    for (old, new), n in sorted(changed.items()):
-        print(f"{n:4d} × {old} → {new}")
+    counts = "; ".join(f"{n} × {old} → {new}" for (old, new), n in sorted(changed.items()))
+    print(counts.replace("; ", "\n"))
     print(f"{sum(changed.values())} finished runs re-judged under {args.study_dir / 'runs'}")
+    record_rejudging(args.study_dir, started, counts)
     return 0
+
+
+def record_rejudging(study_dir: Path, started: float, counts: str) -> None:
+    """An entry in the study's provenance: this command, its commit, and what it changed; no run trained."""
+    entry = invocation(
+        load_runs(study_dir / "runs").runs, started, time.time(), command_line(), {"launcher": "none"}
+    )
+    entry |= {"runs_executed_now": 0, "run_time_sum_s": 0.0}  # summaries rewritten, nothing trained
+    entry["note"] = (
+        f"re-judged every finished run with the rule of conf/metrics/default.yaml, no training: {counts}"
+    )
+    record_invocation(study_dir, study_dir.name, entry)
 
 
 if __name__ == "__main__":
