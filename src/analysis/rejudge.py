@@ -10,8 +10,9 @@ finished run's ``summary.json`` gets the rule of conf/metrics/default.yaml in it
 readings and margins, and the config hash of the updated config, so a later invocation of the study skips
 the run as done instead of refusing it. Nothing else changes: ``metrics.csv`` and every measured number
 stay as trained. The study's reports are regenerated afterwards by its own report command.
-NOTE: a re-run of collapse_table at the same commit reproduced every re-judged summary's numbers and
-verdicts (experiments/collapse_table/CHANGES.md); a run whose data set has its own split (digits) has no
+NOTE: re-judging collapse_table's records (trained on an Intel Xeon) and re-running it at the new rule (on an
+AMD EPYC, whose float32 kernels move single runs by seed-noise amounts) gave the same verdict for every claim
+(experiments/collapse_table/CHANGES.md). A run whose data set has its own split (digits) has no
 ``data.num_test`` and is refused: re-run such a study instead.
 """
 
