@@ -41,8 +41,10 @@ def usable_cores() -> int:
 def command_line(argv: list[str] | None = None) -> str:
     """The command as typed: ``python -m src.run …`` rather than the path Python saw."""
     argv = list(sys.argv if argv is None else argv)
-    if argv and argv[0].endswith(os.path.join("src", "run.py")):
-        argv = ["python", "-m", "src.run", *argv[1:]]
+    script = Path(argv[0]) if argv else None
+    if script is not None and script.suffix == ".py" and "src" in script.parts:  # a module of this package
+        parts = script.with_suffix("").parts
+        argv = ["python", "-m", ".".join(parts[len(parts) - 1 - parts[::-1].index("src") :]), *argv[1:]]
     return shlex.join(argv)
 
 
