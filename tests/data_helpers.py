@@ -5,6 +5,21 @@ from collections.abc import Callable
 import torch
 
 from src.data.base import SSLDataModule
+from tests.conftest import data_defaults
+
+SMALL_SIZES = {"num_probe_train": 256, "num_test": 128, "num_eval": 64, "batch_size": 32}
+
+
+def built(module_class: type[SSLDataModule], name: str, small: bool = True, **overrides) -> SSLDataModule:
+    """``module_class`` from the keyword arguments of conf/data/<name>.yaml, its held-out sets shrunk (the
+    generated data sets) so a setup takes milliseconds, with ``overrides``, set up."""
+    module = module_class(**{**data_defaults(name), **(SMALL_SIZES if small else {}), **overrides})
+    module.setup()
+    return module
+
+
+def seeded(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
 
 
 def row_keys(x: torch.Tensor) -> set[bytes]:

@@ -19,6 +19,7 @@ from src.data.digits import (
     translate,
 )
 from tests.conftest import CONF, data_defaults
+from tests.data_helpers import built, seeded
 
 
 def defaults() -> dict:
@@ -26,20 +27,14 @@ def defaults() -> dict:
 
 
 def make(**overrides) -> DigitsDataModule:
-    module = DigitsDataModule(**{**defaults(), **overrides})
-    module.setup()
-    return module
-
-
-def generator(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+    return built(DigitsDataModule, "digits", small=False, **overrides)
 
 
 def bordered_images(batch: int, border: int, side: int = 8) -> torch.Tensor:
     """Random images whose outer ``border`` pixels are 0. Returns (batch, 1, side, side)."""
     x = torch.zeros(batch, 1, side, side)
     x[..., border : side - border, border : side - border] = torch.rand(
-        batch, 1, side - 2 * border, side - 2 * border, generator=generator(1)
+        batch, 1, side - 2 * border, side - 2 * border, generator=seeded(1)
     )
     return x
 
@@ -53,9 +48,9 @@ def test_yaml_instantiates_with_the_run_seed():
 
 
 def test_translate_by_zero_is_the_identity():
-    x = torch.rand(6, 1, 8, 8, generator=generator())
+    x = torch.rand(6, 1, 8, 8, generator=seeded())
     assert torch.equal(translate(x, torch.zeros(6, 2, dtype=torch.long)), x)
-    assert torch.equal(random_translate(x, 0, generator()), x)
+    assert torch.equal(random_translate(x, 0, seeded()), x)
 
 
 def test_translate_moves_content_like_a_roll_on_a_zero_border():
@@ -69,7 +64,7 @@ def test_translate_moves_content_like_a_roll_on_a_zero_border():
 
 def test_random_translate_draws_a_shift_per_image_within_the_bound():
     x = bordered_images(1, border=2).expand(64, -1, -1, -1)  # one image, 64 times
-    moved = random_translate(x, 2, generator())
+    moved = random_translate(x, 2, seeded())
     candidates = torch.stack(
         [torch.roll(x[0], shifts=(dy, dx), dims=(1, 2)) for dy in range(-2, 3) for dx in range(-2, 3)]
     )  # (25, 1, 8, 8): every allowed shift
@@ -80,15 +75,15 @@ def test_random_translate_draws_a_shift_per_image_within_the_bound():
 
 def test_gaussian_noise_has_the_given_std_and_differs_per_image():
     x = torch.zeros(400, 1, 8, 8)
-    noisy = gaussian_noise(x, 0.3, generator())
+    noisy = gaussian_noise(x, 0.3, seeded())
     assert abs(noisy.std().item() - 0.3) < 0.01 and abs(noisy.mean().item()) < 0.01
     assert not torch.equal(noisy[0], noisy[1])
-    assert torch.equal(gaussian_noise(x, 0.0, generator()), x)
+    assert torch.equal(gaussian_noise(x, 0.0, seeded()), x)
 
 
 def test_random_erase_blanks_one_bounded_rectangle_per_chosen_image():
     ones = torch.ones(500, 1, 8, 8)
-    erased = random_erase(ones, 1.0, generator())
+    erased = random_erase(ones, 1.0, seeded())
     blank = erased[:, 0] == 0  # (B, 8, 8)
     rows, cols = blank.any(2), blank.any(1)  # (B, 8) each
     heights, widths = rows.sum(1), cols.sum(1)
@@ -96,14 +91,14 @@ def test_random_erase_blanks_one_bounded_rectangle_per_chosen_image():
     assert heights.min() >= 1 and heights.max() == 4 and widths.min() >= 1 and widths.max() == 4
     assert rows[:, 0].any() and rows[:, -1].any() and cols[:, 0].any() and cols[:, -1].any()  # reaches edges
     assert len({tuple(b.flatten().tolist()) for b in blank[:50]}) > 20  # rectangles differ per image
-    chosen = (random_erase(ones, 0.3, generator()) == 0).flatten(1).any(1).float().mean().item()
+    chosen = (random_erase(ones, 0.3, seeded()) == 0).flatten(1).any(1).float().mean().item()
     assert 0.25 < chosen < 0.35
-    assert torch.equal(random_erase(ones, 0.0, generator()), ones)
+    assert torch.equal(random_erase(ones, 0.0, seeded()), ones)
 
 
 def test_augment_gives_two_different_views_of_each_image():
     x = make().train_x[:32]
-    g = generator()
+    g = seeded()
     view1, view2 = augment(x, 1, 0.1, 0.25, g), augment(x, 1, 0.1, 0.25, g)
     assert view1.shape == view2.shape == x.shape
     assert not torch.equal(view1, view2)

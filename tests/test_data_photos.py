@@ -27,7 +27,7 @@ from src.data.photos import (
     pooled_phases,
 )
 from tests.conftest import CONF, data_defaults
-from tests.data_helpers import assert_fresh_and_disjoint, assert_same_batches
+from tests.data_helpers import assert_fresh_and_disjoint, assert_same_batches, built, seeded
 
 
 def defaults() -> dict:
@@ -35,14 +35,7 @@ def defaults() -> dict:
 
 
 def make(**overrides) -> PhotosDataModule:
-    small = {"num_probe_train": 256, "num_test": 128, "num_eval": 64, "batch_size": 32}
-    module = PhotosDataModule(**{**defaults(), **small, **overrides})
-    module.setup()
-    return module
-
-
-def generator(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+    return built(PhotosDataModule, "photos", **overrides)
 
 
 def plain_crop(photos: torch.Tensor, photo: int, top: int, left: int, size: int) -> torch.Tensor:
@@ -76,7 +69,7 @@ def test_pooled_crops_equal_a_plain_crop_then_average_pooling():
 
 
 def test_the_two_offsets_of_a_sample_differ_and_cover_the_square():
-    offsets = distinct_offsets(20000, 2, generator())
+    offsets = distinct_offsets(20000, 2, seeded())
     assert offsets.shape == (2, 20000, 2) and offsets.abs().max() == 2
     assert (offsets[0] != offsets[1]).any(-1).all()
     for view in offsets:
@@ -85,10 +78,10 @@ def test_the_two_offsets_of_a_sample_differ_and_cover_the_square():
 
 def test_jitter_draws_independent_nuisances_per_view():
     x = torch.randn(1, 3, 16, 16).expand(4000, 3, 16, 16)  # one image, twice per row
-    first, second = jitter(x, 0.8, 0.4, 0.4, 0.1, generator(1)), jitter(x, 0.8, 0.4, 0.4, 0.1, generator(2))
+    first, second = jitter(x, 0.8, 0.4, 0.4, 0.1, seeded(1)), jitter(x, 0.8, 0.4, 0.4, 0.1, seeded(2))
     means = torch.stack([first.mean((1, 2, 3)), second.mean((1, 2, 3))])
     assert abs(torch.corrcoef(means)[0, 1]) < 0.1 and means[0].std() > 0.3
-    plain = jitter(x, 0.0, 0.0, 0.0, 0.0, generator(3))  # only the flip left
+    plain = jitter(x, 0.0, 0.0, 0.0, 0.0, seeded(3))  # only the flip left
     flipped = (plain - x.flip(-1)).flatten(1).abs().amax(1) < 1e-5
     assert (
         ((plain - x).flatten(1).abs().amax(1) < 1e-5) ^ flipped
@@ -151,7 +144,7 @@ def test_held_out_band_pixels_never_appear_in_a_training_or_probe_train_crop():
 
 def test_views_overlap_but_differ_and_share_more_than_other_samples():
     module = make(batch_size=2000)
-    _, tops, lefts = module.place(2000, False, generator())
+    _, tops, lefts = module.place(2000, False, seeded())
     assert (tops[0] != tops[1]).logical_or(lefts[0] != lefts[1]).all()  # never the same crop
     overlap = (32 - (tops[0] - tops[1]).abs()) * (32 - (lefts[0] - lefts[1]).abs())
     assert overlap.min() >= 24 * 24

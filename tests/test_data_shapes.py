@@ -20,7 +20,7 @@ from src.data.shapes import (
 )
 from src.data.shortcuts import cross_view_r2, residual_given_labels, value_edges, view_statistics
 from tests.conftest import CONF, data_defaults
-from tests.data_helpers import assert_fresh_and_disjoint, assert_same_batches
+from tests.data_helpers import assert_fresh_and_disjoint, assert_same_batches, built, seeded
 
 
 def defaults() -> dict:
@@ -28,14 +28,7 @@ def defaults() -> dict:
 
 
 def make(**overrides) -> ShapesDataModule:
-    small = {"num_probe_train": 256, "num_test": 128, "num_eval": 64, "batch_size": 32}
-    module = ShapesDataModule(**{**defaults(), **small, **overrides})
-    module.setup()
-    return module
-
-
-def generator(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+    return built(ShapesDataModule, "shapes", **overrides)
 
 
 def test_yaml_instantiates_with_the_run_seed():
@@ -57,8 +50,8 @@ def test_segment_distance_against_analytic_cases_and_a_loop():
     stroke = torch.tensor([[[[0.0, 0.0], [4.0, 0.0]]]])  # one horizontal stroke from (0, 0) to (4, 0)
     points = torch.tensor([[2.0, 3.0], [-3.0, 4.0], [6.0, 0.0], [1.0, 0.0]])
     assert torch.allclose(segment_distance(points, stroke)[0], torch.tensor([3.0, 5.0, 2.0, 0.0]))
-    strokes = torch.rand(3, 4, 2, 2, generator=generator(1)) * 10
-    points = torch.rand(20, 2, generator=generator(2)) * 10
+    strokes = torch.rand(3, 4, 2, 2, generator=seeded(1)) * 10
+    points = torch.rand(20, 2, generator=seeded(2)) * 10
     ours = segment_distance(points, strokes)
     for n in range(3):
         for p in range(20):
@@ -81,9 +74,9 @@ def test_render_strokes_covers_the_stroke_and_nothing_far_from_it():
 
 def test_instances_are_distorted_copies_of_their_template():
     labels = torch.arange(10).repeat(50)
-    strokes = instance_strokes(labels, 0.15, generator())
+    strokes = instance_strokes(labels, 0.15, seeded())
     assert strokes.shape == (500, *TEMPLATES.shape[1:])
-    assert torch.equal(instance_strokes(labels, 0.0, generator()), TEMPLATES[labels])
+    assert torch.equal(instance_strokes(labels, 0.0, seeded()), TEMPLATES[labels])
     error = (strokes - TEMPLATES[labels]).abs().amax((1, 2, 3))
     assert error.min() > 0 and error.max() < 1.2  # every instance its own, none far from its class
 
@@ -130,7 +123,7 @@ def test_no_low_level_statistic_is_shared_by_the_views_beyond_the_class():
     assert shared_residual_r2(view1, view2, labels) < 0.05  # ≈ 0.03 measured: the instance's own shape
     # The counter-example: the same views with one brightness offset per instance shared by both, as
     # spread as the per-view background. A linear read-out then has R² ≈ corr² ≈ ¼ on the mean.
-    offset = torch.rand(len(labels), 1, 1, 1, generator=generator()) - 0.5
+    offset = torch.rand(len(labels), 1, 1, 1, generator=seeded()) - 0.5
     assert shared_residual_r2(view1 + offset, view2 + offset, labels) > 0.15
 
 

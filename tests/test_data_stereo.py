@@ -25,7 +25,7 @@ from src.data.stereo import (
     texture_scale,
 )
 from tests.conftest import CONF, data_defaults
-from tests.data_helpers import assert_fresh_and_disjoint, assert_same_batches, eye_correlations
+from tests.data_helpers import assert_fresh_and_disjoint, assert_same_batches, built, eye_correlations, seeded
 
 SIGMA, DENSITY = 0.5, 1.0
 
@@ -35,21 +35,13 @@ def defaults() -> dict:
 
 
 def make(**overrides) -> StereoDataModule:
-    """The YAML defaults, shrunk so a setup takes milliseconds."""
-    small = {"num_probe_train": 256, "num_test": 128, "num_eval": 64, "batch_size": 32}
-    module = StereoDataModule(**{**defaults(), **small, **overrides})
-    module.setup()
-    return module
-
-
-def generator(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+    return built(StereoDataModule, "stereo", **overrides)
 
 
 def patches(
     disparity: torch.Tensor, num_patches: int = 2, height: int = 1, noise: float = 0.0
 ) -> torch.Tensor:
-    return stereogram_patches(disparity, num_patches, height, SIGMA, DENSITY, noise, generator())
+    return stereogram_patches(disparity, num_patches, height, SIGMA, DENSITY, noise, seeded())
 
 
 def test_yaml_instantiates_with_the_run_seed():
@@ -63,14 +55,14 @@ def test_yaml_instantiates_with_the_run_seed():
 
 
 def test_random_dots_are_balanced_signs():
-    dots = random_dots((100_000,), generator())
+    dots = random_dots((100_000,), seeded())
     assert set(dots.unique().tolist()) == {-1.0, 1.0}
     assert abs(dots.mean().item()) < 0.02
 
 
 def test_dot_texture_is_a_sum_of_gaussian_blobs_like_numpy():
-    positions = torch.rand(3, 7, generator=generator(1)) * 10
-    dots, signs = torch.rand(3, 5, generator=generator(2)) * 10, random_dots((3, 5), generator(3))
+    positions = torch.rand(3, 7, generator=seeded(1)) * 10
+    dots, signs = torch.rand(3, 5, generator=seeded(2)) * 10, random_dots((3, 5), seeded(3))
     ours = dot_texture(positions, dots, signs, 0.7)
     for row in range(3):
         p, u, s = positions[row].double().numpy(), dots[row].double().numpy(), signs[row].double().numpy()
@@ -120,13 +112,13 @@ def test_training_noise_decorrelates_the_eyes_by_one_minus_twice_the_flip_rate_s
 
 def test_flip_dots_flips_the_given_fraction():
     ones = torch.ones(200_000)
-    flipped = flip_dots(ones, 0.3, generator())
+    flipped = flip_dots(ones, 0.3, seeded())
     assert abs((flipped < 0).float().mean().item() - 0.3) < 0.01
-    assert torch.equal(flip_dots(ones, 0.0, generator()), ones)
+    assert torch.equal(flip_dots(ones, 0.0, seeded()), ones)
 
 
 def test_planar_disparity_is_constant_per_stereogram_and_fills_the_range():
-    disparity = planar_disparity(2000, 16, 4.0, generator())
+    disparity = planar_disparity(2000, 16, 4.0, seeded())
     assert torch.equal(disparity, disparity[:, :1].expand(-1, 16))
     assert disparity.min() >= 0 and disparity.max() <= 4.0
     assert torch.bincount(disparity_bins(disparity[:, 0], 4.0, 4)).min() > 400  # uniform: ~500 per bin
@@ -134,7 +126,7 @@ def test_planar_disparity_is_constant_per_stereogram_and_fills_the_range():
 
 def test_curved_disparity_is_smooth_varying_and_its_shape_independent_of_depth():
     width, max_disparity, max_amplitude, max_cycles = 96, 4.0, 1.0, 0.5
-    disparity = curved_disparity(4000, width, max_disparity, max_amplitude, max_cycles, generator())
+    disparity = curved_disparity(4000, width, max_disparity, max_amplitude, max_cycles, seeded())
     mean = disparity.mean(1, keepdim=True)
     assert disparity.min() >= -max_amplitude and disparity.max() <= max_disparity + max_amplitude + 1e-6
     slope_bound = 2 * torch.pi * max_amplitude * max_cycles / width  # |d'| ≤ 2π·a·k/width
