@@ -32,7 +32,8 @@ NOT_IDENTITY = ("fresh",)
 
 
 def git_state(cwd: Path | None = None) -> dict:
-    """The commit the code came from and whether the working tree differed from it."""
+    """The commit the code came from and whether the working tree's tracked files (the study records under
+    experiments/ aside) differed from it."""
     cwd = cwd or Path(__file__).resolve().parent
 
     def git(*args: str) -> str | None:
@@ -43,7 +44,9 @@ def git_state(cwd: Path | None = None) -> dict:
         return out.stdout.strip() if out.returncode == 0 else None
 
     commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
+    # NOTE: the studies' committed run records (experiments/) are results, not code: a study re-run over
+    # its own previous records must not mark its runs as made from modified code.
+    status = git("status", "--porcelain", "--untracked-files=no", "--", ":(top)", ":(top,exclude)experiments")
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 
