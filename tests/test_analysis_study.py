@@ -198,10 +198,17 @@ def test_a_committed_study_regenerates_its_committed_table_from_a_clone(study, t
     baseline = OmegaConf.select(config, "hydra.callbacks.study_report.baseline", default="byol")
     callback = str(OmegaConf.select(config, "hydra.callbacks.study_report._target_"))
     per_condition = callback.endswith("RobustnessReport")  # judged per condition, never all runs together
-    tables = ["table.csv", *(["robustness.csv"] if per_condition else [])]
+    panel = callback.endswith("PanelReport")  # the verdict panel: its cases, not an ablation table
+    tables = ["panel.csv"] if panel else ["table.csv", *(["robustness.csv"] if per_condition else [])]
     committed = {name: pd.read_csv(clone / name) for name in tables}
-    module = "src.analysis.robustness" if per_condition else "src.analysis.report"
-    done = regenerate(clone, "--baseline", baseline, module=module)
+    module = (
+        "src.analysis.panel"
+        if panel
+        else "src.analysis.robustness"
+        if per_condition
+        else "src.analysis.report"
+    )
+    done = regenerate(clone, *([] if panel else ["--baseline", baseline]), module=module)
     assert done.returncode == 0, done.stdout + done.stderr
     assert ", 0 unreadable" in done.stdout.splitlines()[0]
     for name in tables:

@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
-from src.analysis.loader import load_runs
+from src.analysis.loader import StudyRuns, load_runs
 from src.metrics.verdict import (
     DIMENSION,
     ENERGY,
@@ -218,10 +218,13 @@ def require_a_panel(cases: pd.DataFrame) -> None:
         )
 
 
-def write_panel_report(study_dir: Path, rule: VerdictRule | None = None) -> list[tuple[str, Path]] | None:
-    """``panel.md`` and ``panel.csv`` (one line per case) next to ``runs/``; None without finished runs."""
+def write_panel_report(
+    study_dir: Path, rule: VerdictRule | None = None, loaded: StudyRuns | None = None
+) -> list[tuple[str, Path]] | None:
+    """``panel.md`` and ``panel.csv`` (one line per case) next to ``runs/`` (read unless ``loaded`` is
+    given); None without finished runs."""
     study_dir = Path(study_dir)
-    loaded = load_runs(study_dir / "runs")
+    loaded = loaded or load_runs(study_dir / "runs")
     if loaded.runs.empty:
         return None
     cases = panel_cases(loaded.runs, rule or load_rule())
@@ -239,8 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.study_dir / "runs").is_dir():
         print(f"error: {args.study_dir / 'runs'} is not a folder: give the panel's folder (it holds runs/)")
         return 2
+    loaded = load_runs(args.study_dir / "runs")
+    print(loaded.found())
     try:
-        written = write_panel_report(args.study_dir, load_rule(args.rule) if args.rule else None)
+        written = write_panel_report(args.study_dir, load_rule(args.rule) if args.rule else None, loaded)
     except ValueError as error:
         print(f"error: {args.study_dir}: {error}")
         return 2

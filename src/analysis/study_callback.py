@@ -74,4 +74,4 @@ class PanelReport(StudyReport):
     check (src/analysis/panel.py) instead of an ablation table."""
 
     def write(self, study_dir: Path, loaded: StudyRuns) -> list[tuple[str, Path]] | None:
-        return write_panel_report(study_dir)
+        return write_panel_report(study_dir, loaded=loaded)
