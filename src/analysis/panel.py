@@ -41,13 +41,15 @@ from src.runs.atomic import write_csv_atomic, write_text_atomic
 TESTBED, LABEL = "cfg.testbed", "cfg.panel_label"
 RANDOM_INIT = "random_init"  # the case read from every trained run's own reference
 PLANTED = "cfg.metrics.planted_output"
-DEFAULT_RULE = Path(__file__).resolve().parents[2] / "conf" / "metrics" / "default.yaml"
+METRICS_DEFAULTS = (
+    Path(__file__).resolve().parents[2] / "conf" / "metrics" / "default.yaml"
+)  # the rule in force
 OUTPUT_ENERGY, LOWEST_RANK, H_PROBE = f"output_{ENERGY}", f"lowest_{DIMENSION}", f"h_{PROBE}"
 READINGS = (OUTPUT_ENERGY, LOWEST_RANK, H_PROBE)  # named so that src.metrics.verdict.decide reads them
 LABELS = ("no_collapse", "dimensional_collapse", "complete_collapse")  # the answers the panel's cases know
 
 
-def load_rule(path: Path = DEFAULT_RULE) -> VerdictRule:
+def load_rule(path: Path = METRICS_DEFAULTS) -> VerdictRule:
     """The verdict rule of a metrics YAML (the suite's defaults unless given)."""
     return VerdictRule.from_settings(OmegaConf.to_container(OmegaConf.load(path).verdict))
 

@@ -25,6 +25,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from src.analysis.loader import load_runs
+from src.analysis.panel import METRICS_DEFAULTS
 from src.analysis.provenance import command_line, invocation, record_invocation
 from src.config.errors import ConfigError
 from src.metrics.probes import accuracy_se
@@ -33,7 +34,6 @@ from src.runs.atomic import write_json_atomic, write_text_atomic
 from src.runs.files import SUMMARY_FILE
 from src.runs.record import config_hash
 
-METRICS_DEFAULTS = Path(__file__).resolve().parents[2] / "conf" / "metrics" / "default.yaml"
 SE = "probe/linear_acc_se"
 
 
