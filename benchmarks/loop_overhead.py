@@ -45,7 +45,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.harness import CLOCK, ROOT, clocked_run
-from src.config.resolvers import build
+from src.cli.resolvers import build
 from src.metrics.monitor import measure
 from src.run import plain_cuda_check
 from src.ssl_module import online_probe_loss

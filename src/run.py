@@ -1,5 +1,5 @@
 """Entry point: `python -m src.run [+ablation=ROW] [overrides]`, or `-m` for a Hydra multirun sweep;
-`--help` lists the groups, rows, studies and options (src/config/help.py).
+`--help` lists the groups, rows, studies and options (src/cli/help.py).
 
 Exit codes of a single run: 0 finished, diverged or skipped (a result); 2 bad input, Hydra's own
 included (one line "error: …", nothing written; a damaged checkpoint, metrics.csv or summary.json
@@ -33,10 +33,10 @@ from hydra.types import RunMode  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 from omegaconf.errors import OmegaConfBaseException  # noqa: E402
 
-import src.config.help  # noqa: E402  (registers the `suite_help` resolver of --help)
-import src.config.resolvers  # noqa: E402, F401  (registers `choice`, `row_label`, `folder`)
-from src.config.errors import SuiteError  # noqa: E402
-from src.config.override_types import check_override_types  # noqa: E402
+import src.cli.help  # noqa: E402  (registers the `suite_help` resolver of --help)
+import src.cli.resolvers  # noqa: E402, F401  (registers `choice`, `row_label`, `folder`)
+from src.cli.override_types import check_override_types  # noqa: E402
+from src.core.errors import SuiteError  # noqa: E402
 from src.metrics.verdict import VerdictRule  # noqa: E402
 from src.runs.atomic import root_os_error  # noqa: E402
 from src.runs.checkpointing import SIGNAL_EXIT, Interrupted  # noqa: E402

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from src.config.checks import require_bool, require_choice
-from src.config.errors import ConfigError
+from src.core.checks import require_bool, require_choice
+from src.core.errors import ConfigError
 from src.mechanisms.distributed import gather_rows
 from src.mechanisms.losses import Objective
 from src.mechanisms.queue import KeyQueue
@@ -173,7 +173,7 @@ class SSLModule(pl.LightningModule):
             self.log("train/loss", loss, prog_bar=True)
             self.log_dict({f"train/{k}": v for k, v in losses.items()})
             self.log_dict({"probe/online_loss": probe_loss, "probe/online_acc": probe_acc})
-        # "train/loss" reaches the callbacks every step through the outputs (src/runs/divergence.py).
+        # "train/loss" reaches the callbacks every step through the outputs (src/runs/divergence_guard.py).
         return {"loss": loss + probe_loss, "train/loss": loss.detach()}
 
     def optimizer_step(self, *args, **kwargs) -> None:

@@ -14,9 +14,10 @@ from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
-from src.config.preflight import check_built, check_settings
-from src.config.resolvers import build, hydra_choices
+from src.cli.preflight import check_built, check_settings
+from src.cli.resolvers import build
 from src.data.base import SSLDataModule
+from src.metrics.divergence import Diverged
 from src.metrics.monitor import CollapseMonitor, namespaced
 from src.runs.atomic import write_json_atomic
 from src.runs.checkpointing import (
@@ -26,13 +27,13 @@ from src.runs.checkpointing import (
     Interrupted,
     RunCheckpoints,
 )
-from src.runs.divergence import Diverged, DivergenceGuard
+from src.runs.divergence_guard import DivergenceGuard
 from src.runs.fault_injection import PhaseFaults, fault_injection
 from src.runs.files import CHECKPOINT, SUMMARY_FILE
 from src.runs.lock import RunLock
 from src.runs.metrics_csv import MetricsCSVLogger
 from src.runs.progress import progress_bar
-from src.runs.record import config_hash, run_identity, write_hydra_files
+from src.runs.record import config_hash, hydra_choices, run_identity, write_hydra_files
 from src.runs.resume import plan_run
 from src.runs.wandb_mirror import start_mirror
 from src.ssl_module import SSLModule
@@ -123,7 +124,7 @@ def train(cfg: DictConfig, run_dir: Path, process_started: float | None = None) 
     """Train one configuration and write ``summary.json`` into ``run_dir``; returns the summary. A run
     already done is skipped (its summary is returned with ``skipped: True``, not written again), an
     interrupted one resumed (src/runs/resume.py). Every check runs before the first training step
-    (src/config/preflight.py); the run holds its folder's lock throughout (src/runs/lock.py).
+    (src/cli/preflight.py); the run holds its folder's lock throughout (src/runs/lock.py).
     ``process_started`` (time.time() when the command started) makes the summary count the start-up."""
     started = time.time()
     run_dir = Path(run_dir)

@@ -9,7 +9,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-import src.config.resolvers  # noqa: F401  (the `choice` resolver)
+import src.cli.resolvers  # noqa: F401  (the `choice` resolver)
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "conf"

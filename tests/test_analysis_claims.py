@@ -9,8 +9,8 @@ import pytest
 from omegaconf import OmegaConf
 from scipy import stats
 
-from src.analysis.claim_catalogue import CLAIMS
-from src.analysis.claims import (
+from src.analysis.judge.claim_catalogue import CLAIMS
+from src.analysis.judge.claims import (
     FAILS,
     HOLDS,
     INCONCLUSIVE,
@@ -197,7 +197,7 @@ def test_every_claim_names_existing_rows():
 
 
 def test_every_claim_cites_published_numbers_that_exist():
-    from src.analysis.references import REFERENCES
+    from src.analysis.judge.references import REFERENCES
 
     for claim in CLAIMS:
         assert set(claim.references) <= set(REFERENCES), (claim.key, set(claim.references) - set(REFERENCES))

@@ -4,8 +4,8 @@ many rows stay legible (identical rows drawn once, facets by mechanism family)."
 import pandas as pd
 import pytest
 
-from src.analysis.facets import MAX_LINES, OTHER, Line, facets, family, lines_of
-from src.analysis.figures import is_tau_sweep, mean_spectra, seed_band, write_figures
+from src.analysis.render.facets import MAX_LINES, OTHER, Line, facets, family, lines_of
+from src.analysis.render.figures import is_tau_sweep, mean_spectra, seed_band, write_figures
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -81,7 +81,7 @@ def test_write_figures_writes_pngs_for_what_the_data_supports(tmp_path):
     ) == {"spectra"}
 
 
-# --- 17+ rows: identical rows drawn once, one facet per mechanism family (src/analysis/facets.py) ----
+# --- 17+ rows: identical rows drawn once, one facet per mechanism family (src/analysis/render/facets.py) ----
 
 
 def family_runs() -> pd.DataFrame:

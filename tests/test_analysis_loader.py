@@ -8,9 +8,9 @@ import os
 
 import pytest
 
-from src.analysis.loader import FINISHED, flatten, load_runs
-from src.analysis.tables import ablation_table
-from src.analysis.wandb_source import load_wandb_runs
+from src.analysis.load.runs import FINISHED, flatten, load_runs
+from src.analysis.load.wandb_source import load_wandb_runs
+from src.analysis.render.tables import ablation_table
 
 CONFIG = {
     "seed": 0,
@@ -187,7 +187,7 @@ def test_wandb_source_gives_the_same_frames_and_recomputes_the_verdict():
     assert loaded.spectra.empty
 
 
-# --- unlike runs under one row name are never averaged (src/analysis/grouping.py) -------------------
+# --- unlike runs under one row name are never averaged (src/analysis/load/grouping.py) -------------------
 
 
 def with_config(row: str, seed: int, max_steps: int = 300, acc: float = 0.6, **extra) -> dict:

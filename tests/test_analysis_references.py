@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from src.analysis.references import REFERENCES, quote
+from src.analysis.judge.references import REFERENCES, quote
 from tests.conftest import CONF, ROWS
 
 CITED = re.compile(r"\[([a-z0-9][a-z0-9.\-]*)\]")
@@ -63,6 +63,6 @@ def test_an_unknown_key_is_named():
 
 
 def test_claim_keys_are_unique():  # (that every key a claim cites exists: tests/test_analysis_claims.py)
-    from src.analysis.claim_catalogue import CLAIMS
+    from src.analysis.judge.claim_catalogue import CLAIMS
 
     assert len({claim.key for claim in CLAIMS}) == len(CLAIMS), "duplicate claim keys"

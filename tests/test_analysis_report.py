@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import pytest
 
+from src.analysis.render.tables import TABLE_METRICS
 from src.analysis.report import main
-from src.analysis.tables import TABLE_METRICS
 
 METRICS_CSV = "collapse/z_std_sqrt_d,probe/linear_acc,step,train/loss\n0.5,0.4,0,\n,,1,1.5\n0.8,0.6,2,\n"
 

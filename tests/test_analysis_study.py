@@ -14,7 +14,7 @@ import papermill
 import pytest
 from omegaconf import OmegaConf
 
-from src.analysis.loader import load_runs
+from src.analysis.load.runs import load_runs
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow  # two real multiruns and two notebook kernels: about a minute on 2 idle cores

@@ -6,7 +6,7 @@ import statistics
 import pandas as pd
 import pytest
 
-from src.analysis.tables import (
+from src.analysis.render.tables import (
     TABLE_METRICS,
     ablation_table,
     delta_column,

@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from torchvision import transforms
 from torchvision.transforms.v2 import functional as TF
 
-from src.config.errors import ConfigError
+from src.core.errors import ConfigError
 from src.data.augment import (
     ViewAugmentation,
     ViewPair,

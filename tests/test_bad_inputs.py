@@ -11,7 +11,7 @@ from hydra import initialize_config_dir
 from omegaconf import OmegaConf
 from torchvision import datasets
 
-from src.config.override_types import check_override_types
+from src.cli.override_types import check_override_types
 from tests.conftest import CONF, TINY, compose_config
 from tests.run_cli import run_cli
 

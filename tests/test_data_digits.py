@@ -8,7 +8,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from sklearn.datasets import load_digits
 
-from src.config.errors import ConfigError
+from src.core.errors import ConfigError
 from src.data.base import epoch_batch_indices
 from src.data.digits import (
     DigitsDataModule,

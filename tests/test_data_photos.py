@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from src.config.errors import ConfigError
+from src.core.errors import ConfigError
 from src.data.base import step_generator
 from src.data.photos import (
     _EVAL_KEY,

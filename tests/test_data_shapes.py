@@ -9,7 +9,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from src.config.errors import ConfigError
+from src.core.errors import ConfigError
 from src.data.shapes import (
     CLASS_NAMES,
     TEMPLATES,

@@ -12,7 +12,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from sklearn.linear_model import LogisticRegression
 
-from src.config.errors import ConfigError
+from src.core.errors import ConfigError
 from src.data.stereo import (
     StereoDataModule,
     curved_disparity,

@@ -24,8 +24,8 @@ import torch
 import torch.multiprocessing as mp
 from torchvision import datasets
 
-from src.config.errors import ConfigError
-from src.config.resolvers import build
+from src.cli.resolvers import build
+from src.core.errors import ConfigError
 from src.data.base import local_rows
 from src.mechanisms.distributed import gather_rows
 from src.mechanisms.losses import symmetric_loss

@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-from src.config.errors import ConfigError
-from src.mechanisms.direct_predictor import (
+from src.core.errors import ConfigError
+from src.models.direct_heads import (
+    DirectHead,
     batch_correlation,
     directcopy_weight,
     directpred_weight,
     running_correlation,
 )
-from src.models.direct_heads import DirectHead
 from tests.test_module import built, one_loss
 
 

@@ -13,7 +13,7 @@ from hydra.utils import get_method
 from omegaconf import OmegaConf
 from torchvision import datasets
 
-from src.config.resolvers import build
+from src.cli.resolvers import build
 from src.mechanisms.losses import Objective
 from src.train import build_module, train
 from tests.conftest import CONF, ROWS, TINY, compose_config

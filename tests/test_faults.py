@@ -16,8 +16,8 @@ from unittest import mock
 import pytest
 import torch
 
-from src.config.errors import ConfigError
-from src.config.preflight import check_settings
+from src.cli.preflight import check_settings
+from src.core.errors import ConfigError
 from src.metrics.monitor import CollapseMonitor
 from src.runs.atomic import write_atomic
 from src.runs.fault_matrix import FAILED, FAULTS, README, SIGKILL, SIGTERM, readme_section, render_table

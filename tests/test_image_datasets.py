@@ -8,7 +8,7 @@ import pytest
 import torch
 from torchvision import datasets
 
-from src.config.errors import ConfigError, DataError
+from src.core.errors import ConfigError, DataError
 from src.data.image_datasets import UNLABELED, load_cifar10, load_cifar100, load_image_folder, load_stl10
 from tests.fake_image_files import (
     accept_files,

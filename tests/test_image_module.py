@@ -9,7 +9,7 @@ import torch
 from hydra.utils import instantiate
 from torchvision import datasets
 
-from src.config.errors import ConfigError
+from src.core.errors import ConfigError
 from src.data.base import epoch_batch_indices, local_rows
 from src.data.image_module import ImageDataModule
 from tests.conftest import compose_config

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from src.config.errors import ConfigError
+from src.core.errors import ConfigError
 from src.mechanisms.learned_ensemble import leave_one_out
 from tests.test_module import built, one_loss
 

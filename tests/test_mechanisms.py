@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from src.config.errors import ConfigError
+from src.core.errors import ConfigError
 from src.mechanisms.ema import cosine_tau, ema_update_
 from src.mechanisms.losses import Objective, negatives_term, normalised_regression, symmetric_loss
 from src.mechanisms.optim import build_optimizer, lr_factor, split_decay

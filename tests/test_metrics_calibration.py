@@ -7,7 +7,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from src.config.resolvers import build
+from src.cli.resolvers import build
 from src.metrics.calibration import calibrated_batchnorm, online_batchnorm_layers, training_views
 from src.metrics.monitor import measure
 from src.train import build_module

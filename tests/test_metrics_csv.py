@@ -4,7 +4,7 @@ the column (a hand-edited or corrupted file is never continued silently)."""
 
 import pytest
 
-from src.config.errors import DataError
+from src.core.errors import DataError
 from src.runs.metrics_csv import read_rows
 
 

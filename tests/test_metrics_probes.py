@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from src.config.errors import ConfigError
+from src.core.errors import ConfigError
 from src.metrics.probes import knn_accuracy, linear_probe_accuracy
 
 

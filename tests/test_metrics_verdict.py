@@ -10,7 +10,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from src.config.errors import ConfigError
+from src.core.errors import ConfigError
 from src.metrics.collapse import representation_metrics
 from src.metrics.planted import constant_plus_residual, low_rank
 from src.metrics.verdict import (

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from src.config.errors import ConfigError
-from src.config.resolvers import build as instantiate
+from src.cli.resolvers import build as instantiate
+from src.core.errors import ConfigError
 from src.train import build_module
 
 

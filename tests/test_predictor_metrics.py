@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from src.analysis.predictor_figures import plot_predictor_dynamics
+from src.analysis.render.predictor_figures import plot_predictor_dynamics
 from src.metrics.predictor import (
     asymmetry,
     eigenvector_alignment,

@@ -8,7 +8,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torch import nn
 
-from src.config.errors import ConfigError
+from src.core.errors import ConfigError
 from src.models.resnet import ResNetBackbone
 
 BACKBONES = Path(__file__).resolve().parents[1] / "conf" / "model" / "backbone"

@@ -7,8 +7,8 @@ import itertools
 import pandas as pd
 from omegaconf import OmegaConf
 
-from src.analysis.claims import FAILS, HOLDS, INCONCLUSIVE, AvoidsCollapse, Claim, Exceeds, evaluate_all
-from src.analysis.loader import StudyRuns
+from src.analysis.judge.claims import FAILS, HOLDS, INCONCLUSIVE, AvoidsCollapse, Claim, Exceeds, evaluate_all
+from src.analysis.load.runs import StudyRuns
 from src.analysis.robustness import (
     EVERY,
     NEVER,
@@ -215,7 +215,7 @@ def test_the_committed_studies_keep_their_held_out_sizes():
 def test_the_robustness_study_runs_exactly_the_rows_the_claims_read():
     from omegaconf import OmegaConf
 
-    from src.analysis.claim_catalogue import CLAIMS
+    from src.analysis.judge.claim_catalogue import CLAIMS
     from tests.conftest import CONF, ROWS
 
     study = OmegaConf.load(CONF / "study" / "robustness.yaml")

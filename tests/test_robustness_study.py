@@ -12,7 +12,7 @@ import sys
 import pandas as pd
 import pytest
 
-from src.analysis.claim_catalogue import CLAIMS
+from src.analysis.judge.claim_catalogue import CLAIMS
 from src.mechanisms.ema import half_life_fraction
 from tests.conftest import ROOT
 

@@ -20,8 +20,8 @@ import torch
 import src.run
 from benchmarks.harness import CLOCK, clocked_run
 from benchmarks.loop_overhead import PlainLoop, same_weights
-from src.config.errors import ConfigError
-from src.runs.divergence import DivergenceGuard
+from src.core.errors import ConfigError
+from src.runs.divergence_guard import DivergenceGuard
 from src.runs.files import METRICS_FILE, SUMMARY_FILE
 from src.ssl_module import SSLModule
 from src.train import train

@@ -15,8 +15,8 @@ import torch
 from hydra import initialize_config_dir
 from omegaconf import OmegaConf
 
+from src.metrics.divergence import Diverged
 from src.metrics.monitor import CollapseMonitor, encode
-from src.runs.divergence import Diverged
 from src.runs.sweep_callbacks import BASIC_SWEEPER, count_jobs
 from src.train import train
 from tests.conftest import CONF, ROOT, TINY

@@ -9,8 +9,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from src.analysis.horizons import horizon_markdown, horizon_table
-from src.config.errors import ConfigError
+from src.analysis.render.horizons import horizon_markdown, horizon_table
+from src.core.errors import ConfigError
 from src.mechanisms.ema import (
     cosine_tau,
     ema_update_,

@@ -54,7 +54,7 @@ def test_tau_is_logged_and_follows_the_schedule(tiny_config, tmp_path, accumulat
 def test_frozen_target_is_bit_identical_after_training(tiny_config, tmp_path):
     import torch
 
-    from src.config.resolvers import build
+    from src.cli.resolvers import build
     from src.train import build_module
 
     cfg = tiny_config("+ablation=random_target")

@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
-from src.analysis.loader import StudyRuns, load_runs
+from src.analysis.load.runs import StudyRuns, load_runs
 from src.metrics.verdict import (
     DIMENSION,
     ENERGY,

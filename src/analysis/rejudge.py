@@ -24,10 +24,10 @@ from pathlib import Path
 import yaml
 from omegaconf import OmegaConf
 
-from src.analysis.loader import load_runs
+from src.analysis.load.runs import load_runs
 from src.analysis.panel import METRICS_DEFAULTS
 from src.analysis.provenance import command_line, invocation, record_invocation
-from src.config.errors import ConfigError
+from src.core.errors import ConfigError
 from src.metrics.probes import accuracy_se
 from src.metrics.verdict import VerdictRule, bare_names, collapse_verdict
 from src.runs.atomic import write_json_atomic, write_text_atomic

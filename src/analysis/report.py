@@ -7,7 +7,7 @@ into ``<study_dir>``. Every number in them is measured: regenerate, never edit b
 
 It first prints one line saying what it found (``found N finished, M unfinished, K unreadable in …``,
 naming each file it could not read and why), then one ``warning:`` line per row it split or seed it
-counted once (src/analysis/grouping.py). Runs that did not finish and unreadable files are left out and
+counted once (src/analysis/load/grouping.py). Runs that did not finish and unreadable files are left out and
 the report is written from the rest. With no finished run at all (no ``runs/`` folder, an empty one, or
 only unfinished or unreadable runs) it says so in one line, writes nothing, and exits with status 2: a
 report of nothing would overwrite the study's committed results.
@@ -21,14 +21,14 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats
 
-from src.analysis.claim_catalogue import CLAIMS
-from src.analysis.claims import CONFIDENCE, MIN_SEEDS, Claim, ClaimResult, describe, evaluate_all
-from src.analysis.figures import write_figures
-from src.analysis.horizons import horizon_markdown, horizon_table
-from src.analysis.loader import StudyRuns, load_runs
-from src.analysis.predictor_figures import plot_predictor_dynamics
-from src.analysis.references import quote
-from src.analysis.tables import ablation_table, table_markdown, write_table
+from src.analysis.judge.claim_catalogue import CLAIMS
+from src.analysis.judge.claims import CONFIDENCE, MIN_SEEDS, Claim, ClaimResult, describe, evaluate_all
+from src.analysis.judge.references import quote
+from src.analysis.load.runs import StudyRuns, load_runs
+from src.analysis.render.figures import write_figures
+from src.analysis.render.horizons import horizon_markdown, horizon_table
+from src.analysis.render.predictor_figures import plot_predictor_dynamics
+from src.analysis.render.tables import ablation_table, table_markdown, write_table
 from src.runs.atomic import write_text_atomic
 
 FIGURE_TITLES = {

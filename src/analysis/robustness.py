@@ -2,7 +2,7 @@
 
 A condition study (conf/study/robustness.yaml) runs every row under each condition of
 conf/study/condition/ (one factor changed around the default) into ``runs/<condition>/<row>/seed<s>/``.
-Each condition is one report of its own: ``evaluate_all`` (src/analysis/claims.py, Holm over that
+Each condition is one report of its own: ``evaluate_all`` (src/analysis/judge/claims.py, Holm over that
 condition's family) on that condition's runs only, so rows are never averaged across conditions. A
 claim's verdicts across the conditions are then read (``reading``, a pure function):
 
@@ -32,9 +32,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from src.analysis.claims import FAILS, HOLDS, INCONCLUSIVE, ClaimResult, Collapses, Exceeds
-from src.analysis.grouping import as_text, differing_keys
-from src.analysis.loader import StudyRuns, load_runs
+from src.analysis.judge.claims import FAILS, HOLDS, INCONCLUSIVE, ClaimResult, Collapses, Exceeds
+from src.analysis.load.grouping import as_text, differing_keys
+from src.analysis.load.runs import StudyRuns, load_runs
 from src.analysis.report import report_what_was_found
 from src.metrics.verdict import COLLAPSE_VERDICTS
 from src.runs.atomic import write_csv_atomic, write_text_atomic

@@ -14,7 +14,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from src.analysis.loader import StudyRuns, load_runs
+from src.analysis.load.runs import StudyRuns, load_runs
 from src.analysis.panel import write_panel_report
 from src.analysis.provenance import LoadSampler, command_line, invocation, record_invocation
 from src.analysis.report import report_what_was_found

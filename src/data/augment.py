@@ -32,7 +32,7 @@ from dataclasses import dataclass, fields
 import torch
 import torch.nn.functional as F
 
-from src.config.errors import ConfigError
+from src.core.errors import ConfigError
 from src.data.image_ops import (
     adjust_brightness,
     adjust_contrast,

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 import pytorch_lightning as pl
 import torch
 
-from src.config.checks import require_int
-from src.config.errors import ConfigError
+from src.core.checks import require_int
+from src.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from src.config.checks import require_float, require_int
-from src.config.errors import ConfigError, DataError
+from src.core.checks import require_float, require_int
+from src.core.errors import ConfigError, DataError
 from src.data.base import EvalSet, ProbeSplits, SSLDataModule, epoch_batch_indices, step_generator
 
 _NUM_IMAGES = 1797  # load_digits' size, known before loading so batch_size can be checked in __init__

@@ -23,8 +23,8 @@ from PIL import Image
 from torchvision import datasets, transforms
 from torchvision.datasets.utils import check_integrity
 
-from src.config.checks import require_choice, require_int
-from src.config.errors import ConfigError, DataError
+from src.core.checks import require_choice, require_int
+from src.core.errors import ConfigError, DataError
 
 UNLABELED = -1  # torchvision's label for STL-10's unlabeled images
 

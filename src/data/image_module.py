@@ -9,8 +9,8 @@ parameters per image (src/data/augment.py). The parameters of step ``s`` come fr
 
 import torch
 
-from src.config.checks import require_int
-from src.config.errors import ConfigError
+from src.core.checks import require_int
+from src.core.errors import ConfigError
 from src.data.augment import ViewAugmentation, ViewPair, apply_view, normalize, sample_view_params
 from src.data.base import EvalSet, ProbeSplits, SSLDataModule, epoch_batch_indices, step_generator
 from src.data.image_datasets import ImageSplits, Loader

@@ -35,8 +35,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from src.config.checks import require_float, require_int
-from src.config.errors import ConfigError
+from src.core.checks import require_float, require_int
+from src.core.errors import ConfigError
 from src.data.base import EvalSet, ProbeSplits, SSLDataModule, step_generator
 
 _PROBE_TRAIN_KEY = -501  # step_generator keys no training step can take (stereo.py: not -1 and -2)

@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from src.config.checks import require_float, require_int
+from src.core.checks import require_float, require_int
 from src.data.base import EvalSet, ProbeSplits, SSLDataModule, step_generator
 
 _PROBE_TRAIN_KEY = -401  # step_generator keys no training step can take (stereo.py: not -1 and -2)

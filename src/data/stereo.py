@@ -30,7 +30,7 @@ import math
 
 import torch
 
-from src.config.checks import require_choice, require_float, require_int
+from src.core.checks import require_choice, require_float, require_int
 from src.data.base import EvalSet, ProbeSplits, SSLDataModule, step_generator
 
 # Keys for step_generator. Training step s uses (s, _TRAIN_KEY); the fixed sets use one key each, a

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from src.config.checks import require_bool, require_int
+from src.core.checks import require_bool, require_int
 from src.mechanisms.targets import MemberWeights
 from src.models.encoder import Encoder, reinitialise_
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from src.config.checks import require_choice, require_float, require_int
-from src.config.errors import ConfigError
+from src.core.checks import require_choice, require_float, require_int
+from src.core.errors import ConfigError
 from src.mechanisms.distributed import gather_rows
 
 Gather = Callable[[torch.Tensor], tuple[torch.Tensor, int]]  # (B, d) -> (candidates (N, d), own first row)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from src.config.checks import require_choice, require_float
+from src.core.checks import require_choice, require_float
 
 PREDICTOR_POLICIES = ("same", "scaled", "fixed")
 

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from src.config.checks import require_choice, require_float, require_int
-from src.config.errors import ConfigError
+from src.core.checks import require_choice, require_float, require_int
+from src.core.errors import ConfigError
 from src.mechanisms.ema import (
     copy_buffers_,
     cosine_tau,

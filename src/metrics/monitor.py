@@ -7,15 +7,15 @@ batches for that measurement only (src/metrics/calibration.py).
 import pytorch_lightning as pl
 import torch
 
-from src.config.checks import require_choice, require_int
+from src.core.checks import require_choice, require_int
 from src.data.base import SSLDataModule
 from src.metrics.calibration import calibrated_batchnorm
 from src.metrics.collapse import representation_metrics, singular_values
+from src.metrics.divergence import Diverged, require_finite
 from src.metrics.planted import PLANTED_OUTPUTS, planted
 from src.metrics.predictor import predictor_metrics
 from src.metrics.probes import accuracy_se, knn_accuracy, linear_probe_accuracy
 from src.metrics.verdict import Verdict, VerdictRule, collapse_verdict
-from src.runs.divergence import Diverged, require_finite
 
 
 @torch.no_grad()

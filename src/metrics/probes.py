@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from src.config.errors import ConfigError
+from src.core.errors import ConfigError
 
 
 def _as_split(x: Tensor, y: Tensor, num_classes: int, split: str) -> tuple[Tensor, Tensor]:

@@ -34,8 +34,8 @@ m = (value − t) / (b·|t|) is the signed distance in band units, positive on t
 import math
 from dataclasses import dataclass
 
-from src.config.checks import require_choice, require_float
-from src.config.errors import ConfigError
+from src.core.checks import require_choice, require_float
+from src.core.errors import ConfigError
 
 COLLAPSED, NEAR, HEALTHY = "collapsed", "near", "healthy"  # the three states of one reading
 VERDICTS = (  # healthy → worst

@@ -8,8 +8,8 @@ import math
 
 from torch import nn
 
-from src.config.checks import require_choice, require_int
-from src.config.errors import ConfigError
+from src.core.checks import require_choice, require_int
+from src.core.errors import ConfigError
 
 NORMS = ("bn", "none")  # BatchNorm or nothing, for backbones and heads alike
 

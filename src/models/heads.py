@@ -6,7 +6,7 @@ Linear(4096) → BN → ReLU → Linear(256); the predictor maps the projection 
 
 from torch import nn
 
-from src.config.checks import require_choice, require_int
+from src.core.checks import require_choice, require_int
 from src.models.backbones import NORMS
 
 # An MLP head serves as projector and as predictor; an error names both places its keys can be.

@@ -9,8 +9,8 @@ import torch
 from torch import nn
 from torchvision.models import resnet18, resnet50
 
-from src.config.checks import require_choice
-from src.config.errors import ConfigError
+from src.core.checks import require_choice
+from src.core.errors import ConfigError
 
 _CONSTRUCTORS = {18: (resnet18, 512), 50: (resnet50, 2048)}  # depth -> (torchvision builder, width of h)
 

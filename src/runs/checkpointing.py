@@ -27,7 +27,7 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from src.config.errors import DataError
+from src.core.errors import DataError
 from src.runs.fault_injection import PhaseFaults
 from src.runs.integrity import refused, verify, write_with_digest
 from src.runs.metrics_csv import MetricsCSVLogger

@@ -19,7 +19,7 @@ refusal names the file and ``fresh=true``, and a study's other runs go on.
 import hashlib
 from pathlib import Path
 
-from src.config.errors import DataError
+from src.core.errors import DataError
 from src.runs.atomic import write_atomic, write_text_atomic
 
 DIGEST_SUFFIX = ".sha256"

@@ -16,7 +16,7 @@ import os
 import socket
 from pathlib import Path
 
-from src.config.errors import SuiteError
+from src.core.errors import SuiteError
 from src.runs.files import LOCK_FILE
 
 

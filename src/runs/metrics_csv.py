@@ -16,7 +16,7 @@ from pathlib import Path
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 
-from src.config.errors import DataError
+from src.core.errors import DataError
 from src.runs.atomic import write_atomic
 from src.runs.files import METRICS_FILE
 

@@ -20,7 +20,6 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from src.config.resolvers import hydra_choices
 from src.runs.atomic import root_os_error, write_json_atomic, write_text_atomic
 from src.runs.files import HYDRA_DIR, SUMMARY_FILE, TRACEBACK_FILE
 
@@ -64,6 +63,13 @@ def device_description(accelerator_device: torch.device) -> str:
     if accelerator_device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(accelerator_device)}"
     return f"cpu:{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
+
+
+def hydra_choices() -> dict[str, str]:
+    """Hydra's config-group choices for this job ({} outside a Hydra job)."""
+    if not HydraConfig.initialized():
+        return {}
+    return {k: v for k, v in HydraConfig.get().runtime.choices.items() if v is not None and "hydra" not in k}
 
 
 def config_hash(resolved_config: dict) -> str:

@@ -20,7 +20,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from src.config.errors import ConfigError, DataError
+from src.core.errors import ConfigError, DataError
 from src.runs.checkpointing import SUITE_KEY, read_checkpoint
 from src.runs.files import CHECKPOINT, CHECKPOINT_DIR, METRICS_FILE, SUMMARY_FILE, TRACEBACK_FILE, WANDB_DIR
 from src.runs.record import RESULTS

@@ -3,13 +3,13 @@
 Rows are the names of ``conf/ablation/*.yaml`` (the ``collapse_table`` study) and ``ema_tau_<τ>`` (the
 ``tau_sweep`` study, where τ is held constant). A study evaluates the claims whose rows it ran and lists
 the others as not tested. Thresholds: accuracy differences are judged against two points (0.02), or
-against −0.05 / −0.02 where the claim is "no worse than"; see ``src.analysis.claims`` for the tests.
-Published numbers are cited by key (``references``) and printed from ``src.analysis.references``;
+against −0.05 / −0.02 where the claim is "no worse than"; see ``src.analysis.judge.claims`` for the tests.
+Published numbers are cited by key (``references``) and printed from ``src.analysis.judge.references``;
 sources never type a number again.
 """
 
-from src.analysis.claims import REFERENCE, AvoidsCollapse, Claim, Collapses, Exceeds
-from src.analysis.predictor_claims import PREDICTOR_CLAIMS
+from src.analysis.judge.claims import REFERENCE, AvoidsCollapse, Claim, Collapses, Exceeds
+from src.analysis.judge.predictor_claims import PREDICTOR_CLAIMS
 
 SEED_CLAIMS = (
     Claim(

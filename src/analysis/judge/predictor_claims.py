@@ -5,7 +5,7 @@ predictor learning rate ×10. Each names the rows it needs (conf/ablation/); a s
 them lists the claim as not tested. Thresholds as in ``claim_catalogue``: two points of probe accuracy.
 """
 
-from src.analysis.claims import REFERENCE, AvoidsCollapse, Claim, Collapses, Exceeds
+from src.analysis.judge.claims import REFERENCE, AvoidsCollapse, Claim, Collapses, Exceeds
 
 ALIGNMENT = "predictor/alignment"  # |cos| of W's top-k eigenvectors with F's (src/metrics/predictor.py)
 

@@ -1,7 +1,7 @@
 """The predictor figure of a study: per row, the trajectories of the top eigenvalues of the predictor's
 symmetric part, and the alignment of its eigenvectors with F = E[zzᵀ] (src/metrics/predictor.py),
 against the training step, mean over seeds (Tian, Chen & Ganguli 2021, Figs. 3–4 read the same way).
-Built from the loader's long step frame, like src/analysis/figures.py, whose helpers it reuses."""
+Built from the loader's long step frame, like src/analysis/render/figures.py, whose helpers it reuses."""
 
 import re
 from pathlib import Path
@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from src.analysis.facets import Line
-from src.analysis.figures import line_colours, save_figure, seed_band
-from src.analysis.tables import ordered
+from src.analysis.render.facets import Line
+from src.analysis.render.figures import line_colours, save_figure, seed_band
+from src.analysis.render.tables import ordered
 
 EIGENVALUE = re.compile(r"predictor/eig(\d+)$")
 ALIGNMENT = "predictor/alignment"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from src.analysis.grouping import as_text, is_run_only
-from src.analysis.tables import ordered
+from src.analysis.load.grouping import as_text, is_run_only
+from src.analysis.render.tables import ordered
 
 MAX_LINES = 8  # lines one panel holds legibly; above it the figure gets one facet per family
 # (facet title, config columns whose change from the baseline puts a row in it), first match wins:

@@ -1,21 +1,14 @@
-"""Config helpers shared by the entry point, the studies and the tests: the custom resolvers and the
-view of Hydra's choices a run records."""
+"""Composition helpers of the entry point, the studies and the tests: the custom resolvers and ``build``."""
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from src.config.errors import SuiteError
+from src.core.errors import SuiteError
 from src.mechanisms.ema import half_life_fraction
 from src.runs.naming import folder_name, row_label
-
-
-def hydra_choices() -> dict[str, str]:
-    """Hydra's config-group choices for this job ({} outside a Hydra job)."""
-    if not HydraConfig.initialized():
-        return {}
-    return {k: v for k, v in HydraConfig.get().runtime.choices.items() if v is not None and "hydra" not in k}
+from src.runs.record import hydra_choices
 
 
 def build(node, *args, **kwargs):

@@ -1,6 +1,6 @@
 """A study's runs read back from the wandb API, for users whose runs live there rather than on disk.
 
-An option of the analysis, never a requirement: the local loader (``src.analysis.loader.load_runs``)
+An option of the analysis, never a requirement: the local loader (``src.analysis.load.runs.load_runs``)
 needs nothing but the run directories. The frames are the same; what wandb does not hold is rebuilt the
 way the run itself computed it: the random-init reference is the first measurement (logged at global
 step 0), the verdict is recomputed with the rule stored in the run's config, and there are no spectra.
@@ -8,7 +8,7 @@ step 0), the verdict is recomputed with the rule stored in the run's config, and
 
 import pandas as pd
 
-from src.analysis.loader import FINISHED, StudyRuns, frames, long_metrics, run_record, unfinished_record
+from src.analysis.load.runs import FINISHED, StudyRuns, frames, long_metrics, run_record, unfinished_record
 from src.metrics.verdict import VerdictRule, bare_names, collapse_verdict
 from src.runs.record import config_hash
 

@@ -16,7 +16,7 @@ from hydra._internal.utils import _locate
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
-from src.config.errors import ConfigError
+from src.core.errors import ConfigError
 
 
 def _plain(node):

@@ -1,12 +1,12 @@
 """The one family of value checks (house rule for bad input): each failure is one ConfigError line that
 names the full config key (``data.batch_size``, ``model.target.tau``) and what is allowed. Components
-call these in their constructors; the preflight (src/config/preflight.py) calls them for the settings no
+call these in their constructors; the preflight (src/cli/preflight.py) calls them for the settings no
 component owns."""
 
 import math
 from collections.abc import Collection
 
-from src.config.errors import ConfigError
+from src.core.errors import ConfigError
 
 
 def require_int(key: str, value: object, minimum: int, maximum: int | None = None) -> int:

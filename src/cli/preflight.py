@@ -21,8 +21,8 @@ from lightning_fabric.plugins.precision.precision import _PRECISION_INPUT
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from src.config.checks import require_bool, require_choice, require_float, require_int
-from src.config.errors import ConfigError, SuiteError
+from src.core.checks import require_bool, require_choice, require_float, require_int
+from src.core.errors import ConfigError, SuiteError
 from src.metrics.verdict import VerdictRule
 from src.runs.fault_injection import HOOKS, PHASE_HOOKS
 

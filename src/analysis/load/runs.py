@@ -8,7 +8,7 @@ silently averaging fewer seeds. Every file that cannot be read (a truncated ``su
 ``metrics.csv``) is also listed in ``unreadable`` with the reason; a finished run whose ``metrics.csv``
 is unreadable stays in the analysis without per-step metrics.
 
-Unlike runs are never averaged (src/analysis/grouping.py): ``row`` is the row name, split into labelled
+Unlike runs are never averaged (src/analysis/load/grouping.py): ``row`` is the row name, split into labelled
 sub-rows (``byol[trainer.max_steps=600]``) where the runs of one name differ in more than their seed, and
 a seed run twice with one config counts once (the newest); ``warnings`` says what was split or dropped.
 
@@ -33,7 +33,7 @@ import pandas as pd
 import yaml
 from omegaconf import OmegaConf
 
-from src.analysis.grouping import identity_hash, split_and_deduplicate
+from src.analysis.load.grouping import identity_hash, split_and_deduplicate
 from src.runs.files import METRICS_FILE, SUMMARY_FILE
 
 FINISHED = "finished"
@@ -56,7 +56,9 @@ class StudyRuns:
     steps: pd.DataFrame  # long per-step metrics of the finished runs: STEP_COLUMNS
     spectra: pd.DataFrame  # long singular spectra of the finished runs: SPECTRA_COLUMNS
     unreadable: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=UNREADABLE_COLUMNS))
-    warnings: tuple[str, ...] = ()  # rows split, seeds counted once, studies mixed (src/analysis/grouping.py)
+    warnings: tuple[
+        str, ...
+    ] = ()  # rows split, seeds counted once, studies mixed (src/analysis/load/grouping.py)
     source: str = ""  # the folder (or wandb project) the runs were read from
 
     @property
@@ -218,7 +220,7 @@ def frames(
     source: str = "",
 ) -> StudyRuns:
     """Assemble the frames (shared by the local and the wandb loaders): unlike runs split into sub-rows,
-    repeated seeds counted once (src/analysis/grouping.py), every frame's ``row`` the grouped label."""
+    repeated seeds counted once (src/analysis/load/grouping.py), every frame's ``row`` the grouped label."""
     runs = pd.DataFrame(records)
     if len(runs) and "finished_at" not in runs:
         runs["finished_at"] = float("nan")  # wandb runs have no summary file to date them

@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from src.analysis.facets import Line, facets, lines_of
+from src.analysis.render.facets import Line, facets, lines_of
 from src.runs.atomic import write_atomic
 
 DYNAMICS_METRICS = (

@@ -93,5 +93,5 @@ assert len(REFERENCES) == len(REFERENCES_LIST), "duplicate reference keys"
 def quote(key: str) -> str:
     """The published number of ``key`` in words; a KeyError names an unknown key."""
     if key not in REFERENCES:
-        raise KeyError(f"no published number {key!r} in src/analysis/references.py")
+        raise KeyError(f"no published number {key!r} in src/analysis/judge/references.py")
     return REFERENCES[key].quote()

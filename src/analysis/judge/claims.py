@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import pandas as pd
 from scipy import stats
 
-from src.analysis.tables import identical_rows
+from src.analysis.render.tables import identical_rows
 from src.metrics.verdict import COLLAPSE_VERDICTS, NO_COLLAPSE
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "fails", "inconclusive"
@@ -72,7 +72,9 @@ class Claim:
     statement: str
     source: str  # where the claim comes from, in words
     tests: tuple[Test, ...]
-    references: tuple[str, ...] = ()  # keys of the published numbers it rests on (src/analysis/references.py)
+    references: tuple[
+        str, ...
+    ] = ()  # keys of the published numbers it rests on (src/analysis/judge/references.py)
 
     @property
     def rows(self) -> tuple[str, ...]:
