@@ -41,8 +41,6 @@ from src.ssl_module import SSLModule
 
 def build_module(cfg: DictConfig, datamodule: SSLDataModule) -> SSLModule:
     model = cfg.model
-    objective = build(model.loss)
-    objective.check_batch_size(datamodule.batch_size)
     return SSLModule(
         input_shape=datamodule.input_shape,
         num_classes=datamodule.num_classes,
@@ -51,7 +49,7 @@ def build_module(cfg: DictConfig, datamodule: SSLDataModule) -> SSLModule:
         predictor=build(model.predictor.net),
         predictor_side=model.predictor.side,
         target=build(model.target),
-        objective=objective,
+        objective=build(model.loss),
         optimizer=build(cfg.optimizer),
         channels_last=model.channels_last,
         compile=model.compile,
@@ -94,8 +92,7 @@ def finished_summary(cfg, module, monitor: CollapseMonitor, guard: DivergenceGua
         "final": {
             "train/loss": guard.last_loss,
             **namespaced(monitor.final),
-            **{f"verdict/{k}": v for k, v in verdict.values.items()},  # the readings the rule judged
-            **{f"margin/{k}": m for k, m in verdict.margins.items()},  # their margins, in band units
+            **verdict.stored(),  # the readings the rule judged and their margins, in band units
         },
         "reference": namespaced(monitor.reference),
         "verdict": verdict.verdict,
@@ -129,11 +126,13 @@ def train(cfg: DictConfig, run_dir: Path, process_started: float | None = None) 
     started = time.time()
     run_dir = Path(run_dir)
     check_settings(cfg)
+    # Built before the run folder: its constructor checks every metrics.* key and the verdict rule.
+    monitor = CollapseMonitor(OmegaConf.to_container(cfg.metrics, resolve=True))
     run_dir.mkdir(parents=True, exist_ok=True)
     # Under DDP every process runs this function; the first holds the lock for all of them.
     faults = PhaseFaults(cfg.debug, run_dir)
     with RunLock(run_dir) if rank_zero_only.rank == 0 else contextlib.nullcontext():
-        summary = _train(cfg, run_dir, faults)
+        summary = _train(cfg, run_dir, faults, monitor)
     if summary.get("skipped") or not summary.pop("_writes_record"):
         return summary
     # NOTE: this attempt's time; a resumed run's excludes the attempts before it.
@@ -147,7 +146,7 @@ def train(cfg: DictConfig, run_dir: Path, process_started: float | None = None) 
     return summary
 
 
-def _train(cfg: DictConfig, run_dir: Path, faults: PhaseFaults) -> dict:
+def _train(cfg: DictConfig, run_dir: Path, faults: PhaseFaults, monitor: CollapseMonitor) -> dict:
     identity = config_hash(OmegaConf.to_container(cfg, resolve=True))
     plan = plan_run(run_dir, identity, cfg.fresh)
     if plan.action == "skip":
@@ -163,7 +162,6 @@ def _train(cfg: DictConfig, run_dir: Path, faults: PhaseFaults) -> dict:
     # metrics.csv's kept rows are checked here, before anything is written: a refused resume changes nothing.
     csv = MetricsCSVLogger(run_dir, keep_rows=plan.metrics_rows, digest=plan.metrics_sha256)
     write_hydra_files(run_dir, cfg)
-    monitor = CollapseMonitor(OmegaConf.to_container(cfg.metrics, resolve=True))
     guard = DivergenceGuard()
     wandb_id = plan.wandb_id or (uuid.uuid4().hex[:12] if cfg.logger.wandb is not None else None)
     checkpoints = RunCheckpoints(run_dir / CHECKPOINT, cfg.checkpoint.every_n_steps, identity, csv, wandb_id)

@@ -3,13 +3,13 @@ restatement of the rule, and the issue's budget flip by name), the factor a cond
 run configs, the per-claim frame and section on synthetic runs, and the condition configs themselves."""
 
 import itertools
+import json
 
 import pandas as pd
 from omegaconf import OmegaConf
 
 from src.analysis.judge.claims import FAILS, HOLDS, INCONCLUSIVE, AvoidsCollapse, Claim, Exceeds, evaluate_all
-from src.analysis.load.runs import StudyRuns
-from src.analysis.robustness import (
+from src.analysis.judge.conditions import (
     EVERY,
     NEVER,
     ONLY_WHEN,
@@ -17,9 +17,10 @@ from src.analysis.robustness import (
     condition_settings,
     reading,
     robustness_frame,
-    robustness_markdown,
 )
-from tests.conftest import CONF, ROWS, compose_config
+from src.analysis.load.runs import StudyRuns
+from src.analysis.render.robustness_markdown import robustness_markdown
+from tests.conftest import CONF, ROOT, ROWS, compose_config
 
 SETTINGS = {
     "budget_x5": ("trainer.max_steps=300", "trainer.max_steps=1500"),
@@ -157,7 +158,7 @@ def test_budget_x5_is_five_times_the_committed_budget_and_restates_tau_for_it():
     cfg = compose_config(["+study=robustness", "study/condition@condition=budget_x5"])
     assert cfg.trainer.max_steps == 5 * committed and cfg.tau_stated_for_steps == committed
     default = compose_config(["+study=robustness", "study/condition@condition=default"])
-    assert default.trainer.max_steps == committed and default.model.target.tau_half_life_fraction is None
+    assert default.trainer.max_steps == committed and default.model.target.tau_stated_for_steps is None
 
 
 def test_no_bn_heads_removes_batchnorm_from_every_mlp_head_and_only_there():
@@ -203,13 +204,21 @@ def test_a_condition_that_sets_a_rows_own_key_is_not_read_for_its_claims():
     assert by.loc[("byol", "predictor_lr_x10"), "verdict"] == HOLDS  # the baseline is changed, not replaced
 
 
-def test_the_committed_studies_keep_their_held_out_sizes():
-    for study in ("collapse_table", "tau_sweep"):
-        data = compose_config([f"+study={study}"]).data
-        assert (data.num_test, data.num_eval, data.num_probe_train) == (512, 256, 2048)
-    shapes = compose_config(["+study=robustness", "study/condition@condition=second_dataset"]).data
-    assert shapes._target_ == "src.data.shapes.ShapesDataModule"
-    assert (shapes.num_test, shapes.num_eval, shapes.num_probe_train) == (512, 256, 2048)
+def test_a_committed_run_recomposes_the_held_out_sets_it_was_measured_on():
+    """The first stored run of each committed study (of each condition or testbed): its recorded overrides
+    compose today to the data set and held-out sizes it ran with, so a re-run measures on the same sets."""
+    held_out = ("_target_", "num_test", "num_eval", "num_probe_train")
+    experiments = ROOT / "experiments"
+    first = {}  # runs/<row>/seed0 or runs/<condition>/<row>/seed0: one per folder above the rows
+    for path in sorted(experiments.glob("*/runs/**/seed0/summary.json")):
+        first.setdefault(path.parents[2], path)
+    studies = {p.name for p in experiments.iterdir() if (p / "runs").is_dir()}
+    assert {p.relative_to(experiments).parts[0] for p in first.values()} == studies != set()
+    for path in first.values():
+        record = json.loads(path.read_text())
+        data = compose_config(record["overrides"]).data
+        recorded = {k: record["config"]["data"].get(k) for k in held_out}
+        assert {k: OmegaConf.select(data, k) for k in held_out} == recorded, path
 
 
 def test_the_robustness_study_runs_exactly_the_rows_the_claims_read():

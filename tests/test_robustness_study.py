@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 
 from src.analysis.judge.claim_catalogue import CLAIMS
-from src.mechanisms.ema import half_life_fraction
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow  # two multiruns of 10 tiny runs and five reports: about 2 minutes on 2 cores
@@ -71,13 +70,11 @@ def test_each_condition_changed_what_it_says_and_nothing_else(study):
     default = summary(study_dir, "default", "byol")["config"]
     assert (
         default["trainer"]["max_steps"] == STEPS
-        and default["model"]["target"]["tau_half_life_fraction"] is None
+        and default["model"]["target"]["tau_stated_for_steps"] is None
     )
     long = summary(study_dir, "budget_x5", "byol")
     assert long["steps"] == 5 * STEPS
-    assert long["config"]["model"]["target"]["tau_half_life_fraction"] == pytest.approx(
-        half_life_fraction(0.99, STEPS)
-    )
+    assert long["config"]["model"]["target"]["tau_stated_for_steps"] == STEPS
     no_bn = summary(study_dir, "no_bn_heads", "byol")["config"]["model"]
     assert no_bn["projector"]["norm"] == no_bn["predictor"]["net"]["norm"] == "none"
     assert summary(study_dir, "predictor_lr_x10", "byol")["config"]["optimizer"]["predictor_lr_scale"] == 10

@@ -9,20 +9,19 @@ import pandas as pd
 import pytest
 import torch
 
-from src.analysis.panel import (
+from src.analysis.judge.panel_cases import (
     H_PROBE,
     LOWEST_RANK,
     OUTPUT_ENERGY,
     confusion,
     fitted_rule,
     leave_one_testbed_out,
-    load_rule,
-    main,
     panel_cases,
     rejudged,
     require_a_panel,
     separating_threshold,
 )
+from src.analysis.panel import load_rule, main
 from src.metrics.collapse import centred_effective_rank, normalised_std
 from src.metrics.planted import CONSTANT_RESIDUAL, PLANTED_RANK, constant_plus_residual, low_rank
 from src.metrics.verdict import collapse_verdict, decide

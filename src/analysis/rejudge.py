@@ -25,11 +25,11 @@ import yaml
 from omegaconf import OmegaConf
 
 from src.analysis.load.runs import load_runs
-from src.analysis.panel import METRICS_DEFAULTS
 from src.analysis.provenance import command_line, invocation, record_invocation
 from src.core.errors import ConfigError
+from src.core.paths import METRICS_DEFAULTS
 from src.metrics.probes import accuracy_se
-from src.metrics.verdict import VerdictRule, bare_names, collapse_verdict
+from src.metrics.verdict import MARGIN_PREFIX, READING_PREFIX, VerdictRule, bare_names, collapse_verdict
 from src.runs.atomic import write_json_atomic, write_text_atomic
 from src.runs.files import SUMMARY_FILE
 from src.runs.record import config_hash
@@ -57,12 +57,11 @@ def rejudged_summary(summary: dict, settings: dict, where: Path) -> dict:
                     f"{where}: data.num_test is not set, so the probe's standard error is unknown; re-run the study instead"
                 )
             metrics[SE] = accuracy_se(metrics["probe/linear_acc"], num_test)
-    final = {k: v for k, v in final.items() if not k.startswith(("margin/", "verdict/"))}
+    final = {k: v for k, v in final.items() if not k.startswith((MARGIN_PREFIX, READING_PREFIX))}
     result = collapse_verdict(
         bare_names(final), bare_names(reference), VerdictRule.from_settings(settings["verdict"])
     )
-    final |= {f"verdict/{k}": v for k, v in result.values.items()}
-    final |= {f"margin/{k}": m for k, m in result.margins.items()}
+    final |= result.stored()
     return summary | {
         "config": config, "config_hash": config_hash(config), "final": final, "reference": reference,
         "verdict": result.verdict, "verdict_rule": result.rule,

@@ -1,166 +1,32 @@
-"""Is a verdict a property of the mechanism or of the budget? Claims judged per condition and read across.
+"""Is a verdict a property of the mechanism or of the budget? A study of conditions, reported.
 
 A condition study (conf/study/robustness.yaml) runs every row under each condition of
 conf/study/condition/ (one factor changed around the default) into ``runs/<condition>/<row>/seed<s>/``.
-Each condition is one report of its own: ``evaluate_all`` (src/analysis/judge/claims.py, Holm over that
-condition's family) on that condition's runs only, so rows are never averaged across conditions. A
-claim's verdicts across the conditions are then read (``reading``, a pure function):
-
-- *holds in every condition* / *fails in every condition*: the same verdict wherever it was judged;
-- *holds only when F=v*: it holds in some conditions and fails in others; F=v names the setting under
-  which it holds (the default's value of each factor that breaks it, or the value of each condition
-  that rescues it), read from the runs' own configs (``condition_settings``);
-- *inconclusive*: anything else (no condition failed it and not all held, or none held and not all
-  failed): a condition that cannot decide never makes a reading.
-
-A condition in which a claim is *not read* is left out of its reading: the condition changed a key one of the
-claim's rows sets itself (``predictor_lr_x10`` replaces ``fixed_predictor_lr``'s own policy, since a study's
-condition is merged after the row), or made two of its rows one experiment (``overridden``).
+Each condition is loaded and judged on its own runs alone, then each claim is read across the conditions
+(src/analysis/judge/conditions.py).
 
     python -m src.analysis.robustness experiments/robustness [--baseline byol]
 
-writes, from the run records alone: the default condition's table, figures and claims report (with the
-robustness section appended) into the study folder, every other condition's under
-``conditions/<condition>/``, and ``robustness.md`` / ``robustness.csv`` (one line per claim and condition).
+writes, from the run records alone: the default condition's table, figures and claims report (ending with
+the robustness section) into the study folder, every other condition's under ``conditions/<condition>/``,
+and ``robustness.md`` / ``robustness.csv`` (one line per claim and condition).
 """
 
 import argparse
 import sys
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from src.analysis.judge.claims import FAILS, HOLDS, INCONCLUSIVE, ClaimResult, Collapses, Exceeds
-from src.analysis.load.grouping import as_text, differing_keys
+from src.analysis.judge.claim_catalogue import CLAIMS
+from src.analysis.judge.claims import evaluate_all
+from src.analysis.judge.conditions import DEFAULT, Condition, robustness_frame
+from src.analysis.load.grouping import BASELINE
 from src.analysis.load.runs import StudyRuns, load_runs
-from src.analysis.report import report_what_was_found
-from src.metrics.verdict import COLLAPSE_VERDICTS
+from src.analysis.render.robustness_markdown import robustness_markdown
+from src.analysis.report import found, write_report
 from src.runs.atomic import write_csv_atomic, write_text_atomic
-
-DEFAULT = "default"  # the condition every other one changes one factor of
-CONDITION_KEY = "condition"  # the config key naming a run's condition (conf/study/robustness.yaml)
-EVERY, ONLY_WHEN, NEVER = "holds in every condition", "holds only when", "fails in every condition"
-ABSENT = "absent"  # grouping.as_text's value for a key a run does not have
-NOT_FACTORS = (CONDITION_KEY, "metrics.every_n_steps")  # a name, and the measurement interval
-
-
-@dataclass(frozen=True)
-class Reading:
-    kind: str  # EVERY, ONLY_WHEN, NEVER or INCONCLUSIVE
-    text: str  # the kind, with the factors and conditions named
-
-
-def _listed(conditions: list[str]) -> str:
-    return ", ".join(conditions) or "none"
-
-
-def reading(
-    verdicts: Mapping[str, str], settings: Mapping[str, tuple[str, str]], default: str = DEFAULT
-) -> Reading:
-    """One claim's reading from its verdict per condition (holds | fails | inconclusive).
-
-    ``settings[c]`` is (the default's setting of condition c's factor, c's own setting), e.g.
-    ("trainer.max_steps=300", "trainer.max_steps=1500"); the default condition needs none."""
-    held = [c for c, v in verdicts.items() if v == HOLDS]
-    failed = [c for c, v in verdicts.items() if v == FAILS]
-    undecided = [c for c, v in verdicts.items() if v not in (HOLDS, FAILS)]
-    if verdicts and len(held) == len(verdicts):
-        return Reading(EVERY, EVERY)
-    if verdicts and len(failed) == len(verdicts):
-        return Reading(NEVER, NEVER)
-    if held and failed:
-        if default in held:  # a factor breaks it: it needs the default's value of that factor
-            when = " and ".join(settings[c][0] for c in failed)
-        else:  # a condition rescues it: it needs that condition's value
-            when = " or ".join(settings[c][1] for c in held if c != default)
-        text = f"{ONLY_WHEN} {when} (holds in {_listed(held)}; fails in {_listed(failed)}"
-        return Reading(ONLY_WHEN, text + (f"; inconclusive in {_listed(undecided)})" if undecided else ")"))
-    text = f"holds in {_listed(held)}; fails in {_listed(failed)}; inconclusive in {_listed(undecided)}"
-    return Reading(
-        INCONCLUSIVE, f"{INCONCLUSIVE} ({text})" if verdicts else f"{INCONCLUSIVE} (judged nowhere)"
-    )
-
-
-def _setting(values: pd.Series, keys: list[str]) -> str:
-    shown = [f"{k}={values[k]}" for k in keys if values[k] != ABSENT]
-    return ", ".join(shown)
-
-
-def condition_settings(
-    default: pd.DataFrame, other: pd.DataFrame, name: str, baseline: str = "byol"
-) -> tuple[str, str]:
-    """(the default's setting, condition ``name``'s setting) of the factor the condition changes, read from
-    the runs of the baseline row (else the first row both ran): a changed Hydra choice by its choice
-    (``data=digits``) and every other differing config key, the keys under a changed group, the condition's
-    name and the measurement interval left out. Falls back to ``not <name>`` / ``<name>``."""
-    shared = sorted(set(default["row"]) & set(other["row"]))
-    if not shared:
-        return f"not {name}", name
-    row = baseline if baseline in shared else shared[0]
-    pair = pd.concat([default[default["row"] == row].iloc[:1], other[other["row"] == row].iloc[:1]])
-    choices = [  # the study's own groups (its condition, its setup) are how, not what
-        c for c in pair
-        if c.startswith("choice.") and not c.startswith("choice.study") and as_text(pair[[c]])[c].nunique() > 1
-    ]  # fmt: skip
-    groups = [c.removeprefix("choice.").replace("/", ".") for c in choices]
-    keys = [
-        k for k in differing_keys(pair)
-        if k not in NOT_FACTORS and not any(k == g or k.startswith(f"{g}.") for g in groups)
-    ]  # fmt: skip
-    columns = choices + [f"cfg.{k}" for k in keys]
-    values = as_text(pair[columns]).rename(columns=lambda c: c.removeprefix("choice.").removeprefix("cfg."))
-    names = [c.removeprefix("choice.").removeprefix("cfg.") for c in columns]
-    mine, theirs = _setting(values.iloc[0], names), _setting(values.iloc[1], names)
-    return mine or f"not {name}", theirs or name
-
-
-def check_numbers(result: ClaimResult, runs: pd.DataFrame) -> str:
-    """A claim's evidence in one condition, short: per test the collapsed seeds or the paired difference
-    with its Holm-adjusted p; the rows it lacks if it could not be tested."""
-    if result.missing_rows:
-        return f"not tested: no runs of {', '.join(result.missing_rows)}"
-    parts = []
-    for check in result.checks:
-        test = check.test
-        if isinstance(test, Exceeds):
-            diff = "–" if check.mean is None else f"{check.mean:+.3f}"
-            p = "–" if check.adjusted_p is None else f"{check.adjusted_p:.2g}"
-            parts.append(f"{test.row} − {test.versus}: {diff} (> {test.by:+.2f}? Holm p {p})")
-        else:
-            verdicts = runs.loc[runs["row"] == test.row, "verdict"]
-            word = "collapsed" if isinstance(test, Collapses) else "collapsed (want 0)"
-            parts.append(f"{test.row}: {int(verdicts.isin(COLLAPSE_VERDICTS).sum())}/{len(verdicts)} {word}")
-    return "; ".join(parts)
-
-
-def overridden(
-    default: pd.DataFrame, other: pd.DataFrame, result: ClaimResult, baseline: str = "byol"
-) -> str:
-    """Why a claim cannot be read in a condition, or "": the condition changed a key one of its rows sets
-    itself (a row's own keys: where its default runs differ from the baseline's), so the row is not
-    itself there; or two of its rows are one experiment there (identical results) but not by default."""
-    base = default[default["row"] == baseline].iloc[:1]
-    for row in result.claim.rows:
-        mine, theirs = default[default["row"] == row].iloc[:1], other[other["row"] == row].iloc[:1]
-        if base.empty or mine.empty or theirs.empty or row == baseline:
-            continue
-        own = [k for k in differing_keys(pd.concat([base, mine])) if k not in NOT_FACTORS]
-        changed = [k for k in own if k in differing_keys(pd.concat([mine, theirs]))]
-        if changed:
-            return f"the condition sets {row}'s own {', '.join(changed)}"
-    for group in result.same_experiment:
-        if len(set(group) & set(result.claim.rows)) > 1:
-            return f"{' ≡ '.join(group)} are one experiment here"
-    return ""
-
-
-@dataclass(frozen=True)
-class Condition:
-    name: str
-    loaded: StudyRuns
-    results: tuple[ClaimResult, ...]  # every claim, judged on this condition's runs alone
 
 
 def condition_folders(runs_dir: Path) -> list[Path]:
@@ -168,108 +34,62 @@ def condition_folders(runs_dir: Path) -> list[Path]:
     return sorted(p for p in Path(runs_dir).iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def robustness_frame(conditions: list[Condition], baseline: str = "byol") -> pd.DataFrame:
-    """One line per claim and condition: verdict, numbers, and the claim's reading across conditions."""
-    default = next((c for c in conditions if c.name == DEFAULT), None)
-    settings = {
-        c.name: condition_settings(default.loaded.runs, c.loaded.runs, c.name, baseline)
-        if default is not None and len(default.loaded.runs) and len(c.loaded.runs)
-        else (f"not {c.name}", c.name)
-        for c in conditions
-    }
-    lines = []
-    for k, claim in enumerate(conditions[0].results if conditions else ()):
-        per = {c.name: c.results[k] for c in conditions}
-        why_not = {
-            c.name: overridden(default.loaded.runs, c.loaded.runs, per[c.name], baseline)
-            if default is not None and c is not default and not per[c.name].missing_rows
-            else ""
-            for c in conditions
-        }
-        shown = {
-            name: "not tested" if r.missing_rows else "not read" if why_not[name] else r.verdict
-            for name, r in per.items()
-        }
-        read = reading({n: v for n, v in shown.items() if v not in ("not tested", "not read")}, settings)
-        for c in conditions:
-            numbers = check_numbers(per[c.name], c.loaded.runs)
-            lines.append({
-                "claim": claim.claim.key, "condition": c.name, "setting": settings[c.name][1],
-                "verdict": shown[c.name], "runs": len(c.loaded.runs),
-                "numbers": f"not read: {why_not[c.name]} ({numbers})" if why_not[c.name] else numbers,
-                "reading": read.kind, "reading_text": read.text,
-            })  # fmt: skip
-    return pd.DataFrame(lines)
+@dataclass(frozen=True)
+class ConditionStudy:
+    """Every condition's runs, each loaded on its own (rows are never grouped across conditions)."""
+
+    conditions: dict[str, StudyRuns]
+
+    @property
+    def runs(self) -> pd.DataFrame:  # every finished run, for the study's provenance
+        return pd.concat([c.runs for c in self.conditions.values()], ignore_index=True)
+
+    @property
+    def n_unfinished(self) -> int:
+        return sum(c.n_unfinished for c in self.conditions.values())
 
 
-def robustness_markdown(frame: pd.DataFrame, conditions: list[Condition]) -> str:
-    """The robustness section: the conditions and their settings, then one line per claim with its verdict
-    in each condition and its reading, then the numbers behind each verdict."""
-    if frame.empty:
-        return "## Robustness across conditions\n\nNo claim was judged: no condition has a finished run.\n"
-    names = [c.name for c in conditions]
-    lines = [
-        "## Robustness across conditions",
-        "",
-        "Each claim judged on each condition's runs alone (its own Holm family), then read across the "
-        "conditions: *holds in every condition*, *holds only when* the setting named, *fails in every "
-        "condition*, or *inconclusive*. Design: one factor at a time around the default; interactions "
-        "of two factors are not measured.",
-        "",
-        "| condition | finished runs | setting (against the default) |",
-        "|---|---|---|",
-        *(f"| {c.name} | {len(c.loaded.runs)} | {frame.loc[frame['condition'] == c.name, 'setting'].iloc[0]} |"
-          for c in conditions),
-        "",
-        f"| claim | {' | '.join(names)} | reading |",
-        f"|---|{'---|' * len(names)}---|",
-    ]  # fmt: skip
-    for claim, group in frame.groupby("claim", sort=False):
-        verdicts = group.set_index("condition")["verdict"]
-        lines.append(
-            f"| {claim} | {' | '.join(verdicts[n] for n in names)} | {group['reading_text'].iloc[0]} |"
-        )
-    lines += ["", "### The numbers behind each verdict", ""]
-    for claim, group in frame.groupby("claim", sort=False):
-        lines.append(f"- **{claim}**: {group['reading_text'].iloc[0]}")
-        lines += [f"  - {c}: {v} — {n}" for c, v, n in group[["condition", "verdict", "numbers"]].values]
-    return "\n".join(lines) + "\n"
+def load_conditions(runs_dir: Path) -> ConditionStudy:
+    return ConditionStudy({folder.name: load_runs(folder) for folder in condition_folders(runs_dir)})
 
 
-def load_conditions(study_dir: Path, baseline: str = "byol") -> list[Condition]:
-    """Every condition's runs and its claims, judged (and its report written) on those runs alone: the
-    default condition's into ``study_dir``, every other one's into ``conditions/<name>/``; a condition
-    without a finished run is left out (its folder's ``found …`` line says so)."""
-    study_dir, conditions = Path(study_dir), []
-    for folder in condition_folders(study_dir / "runs"):
-        out = study_dir if folder.name == DEFAULT else study_dir / "conditions" / folder.name
-        out.mkdir(parents=True, exist_ok=True)
-        print(f"condition {folder.name}:", end=" ", flush=True)
-        command = f"python -m src.analysis.robustness {study_dir}"
-        report = report_what_was_found(out, load_runs(folder), baseline, command=command)
-        if report is not None:
-            conditions.append(Condition(folder.name, report.loaded, report.results))
+def judge_conditions(study: ConditionStudy, study_dir: Path) -> list[Condition]:
+    """Every condition with a finished run and its claims, judged on its runs alone (default first); what
+    was found in each is printed, a condition without a finished run is left out."""
+    conditions = []
+    for name, loaded in study.conditions.items():
+        print(f"condition {name}:", end=" ", flush=True)
+        if found(loaded, study_dir if name == DEFAULT else study_dir / "conditions" / name):
+            conditions.append(Condition(name, loaded, tuple(evaluate_all(CLAIMS, loaded.runs))))
     return sorted(conditions, key=lambda c: (c.name != DEFAULT, c.name))
 
 
-def write_robustness_report(study_dir: Path, baseline: str = "byol") -> list[tuple[str, Path]] | None:
+def write_robustness_report(
+    study_dir: Path, study: ConditionStudy, baseline: str = BASELINE
+) -> list[tuple[str, Path]] | None:
     """All of it (module docstring); the written paths by label, None when no condition has a finished run."""
     study_dir = Path(study_dir)
-    conditions = load_conditions(study_dir, baseline=baseline)
+    conditions = judge_conditions(study, study_dir)
     if not conditions:
         print(f"no finished run in any condition: no robustness report written into {study_dir}", flush=True)
         return None
     frame = robustness_frame(conditions, baseline)
     section = robustness_markdown(frame, conditions)
+    command = f"python -m src.analysis.robustness {study_dir}"
+    written = []
+    for c in conditions:
+        out = study_dir if c.name == DEFAULT else study_dir / "conditions" / c.name
+        out.mkdir(parents=True, exist_ok=True)
+        appendix = section if c.name == DEFAULT else ""  # the default's claims report ends with it
+        report = write_report(
+            out, c.loaded, baseline, command=command, results=list(c.results), appendix=appendix
+        )
+        if c.name == DEFAULT:
+            written.append(("claims", report.claims_md))
     md, csv = study_dir / "robustness.md", study_dir / "robustness.csv"
     write_text_atomic(md, f"# Robustness: {study_dir.name}\n\n{section}")
     write_csv_atomic(csv, frame, index=False)
-    written = [("robustness", md), ("csv", csv)]
-    if conditions[0].name == DEFAULT:  # its claims report, just written: the robustness section at its end
-        claims_md = study_dir / "claims.md"
-        write_text_atomic(claims_md, claims_md.read_text().rstrip("\n") + "\n\n" + section)
-        written.append(("claims", claims_md))
-    return written
+    return [("robustness", md), ("csv", csv), *written]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -277,12 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "study_dir", type=Path, help="e.g. experiments/robustness (runs under runs/<condition>/)"
     )
-    parser.add_argument("--baseline", default="byol", help="the row the Δ column compares against")
+    parser.add_argument("--baseline", default=BASELINE, help="the row the Δ column compares against")
     args = parser.parse_args(argv)
     if not (args.study_dir / "runs").is_dir():
         print(f"no runs folder at {args.study_dir / 'runs'}: no report written", file=sys.stderr)
         return 2
-    written = write_robustness_report(args.study_dir, args.baseline)
+    written = write_robustness_report(args.study_dir, load_conditions(args.study_dir / "runs"), args.baseline)
     if written is None:
         return 2
     print("\n".join(f"{label:<10} {path}" for label, path in written))

@@ -14,36 +14,41 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from src.analysis.load.grouping import BASELINE
 from src.analysis.load.runs import StudyRuns, load_runs
 from src.analysis.panel import write_panel_report
 from src.analysis.provenance import LoadSampler, command_line, invocation, record_invocation
-from src.analysis.report import report_what_was_found
-from src.analysis.robustness import write_robustness_report
+from src.analysis.report import found, write_report
+from src.analysis.robustness import ConditionStudy, load_conditions, write_robustness_report
 
 
 class StudyReport(Callback):
-    def __init__(self, baseline: str = "byol", note: str = ""):
+    def __init__(self, baseline: str = BASELINE, note: str = ""):
         self.baseline = baseline  # the row the table's Δ column compares against
         self.note = note  # free text for PROVENANCE.md, e.g. "machine shared with other jobs"
         self.started = time.time()
-        self.load = LoadSampler()
+        self.load_sampler = LoadSampler()
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         self.started = time.time()
-        self.load.start()
+        self.load_sampler.start()
+
+    def load(self, runs_dir: Path) -> StudyRuns:
+        """The study's runs, loaded once (their ``runs`` and ``n_unfinished`` also go to the provenance)."""
+        return load_runs(runs_dir)
 
     def write(self, study_dir: Path, loaded: StudyRuns) -> list[tuple[str, Path]] | None:
         """The study's report from its runs; the written paths by label (None: no finished run)."""
-        report = report_what_was_found(study_dir, loaded, self.baseline)
-        if report is None:
+        if not found(loaded, study_dir):
             return None
+        report = write_report(study_dir, loaded, self.baseline)
         return [("table", report.table_md), ("claims", report.claims_md), ("figures", study_dir / "figures")]
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        load = self.load.stop()  # the runs' load, before the report's own work
+        load = self.load_sampler.stop()  # the runs' load, before the report's own work
         runs_dir = Path(config.hydra.sweep.dir)
         study_dir = runs_dir.parent
-        loaded = load_runs(runs_dir)
+        loaded = self.load(runs_dir)
         written = self.write(study_dir, loaded)  # None: no finished run
         launcher = {
             "launcher": OmegaConf.select(config, "hydra.runtime.choices.hydra/launcher", default="basic"),
@@ -65,8 +70,11 @@ class RobustnessReport(StudyReport):
     """A study of conditions: every condition's report and the robustness section
     (src/analysis/robustness.py) instead of one report of all runs, which would mix the conditions."""
 
-    def write(self, study_dir: Path, loaded: StudyRuns) -> list[tuple[str, Path]] | None:
-        return write_robustness_report(study_dir, self.baseline)
+    def load(self, runs_dir: Path) -> ConditionStudy:
+        return load_conditions(runs_dir)
+
+    def write(self, study_dir: Path, loaded: ConditionStudy) -> list[tuple[str, Path]] | None:
+        return write_robustness_report(study_dir, loaded, self.baseline)
 
 
 class PanelReport(StudyReport):

@@ -11,7 +11,8 @@ from pathlib import Path
 import yaml
 from omegaconf import OmegaConf
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "conf"
+from src.core.paths import CONFIG_DIR
+
 # Groups a row, study or recipe is added with (`+group=NAME`), listed with descriptions, not as groups.
 ADDED = {"ablation": "Ablation rows", "study": "Studies, run with -m", "experiment": "Recipes on real data"}
 HIDDEN = ("hydra", "study/setup", "trainer/settings")  # plumbing, not choices a user makes

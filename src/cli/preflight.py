@@ -2,32 +2,35 @@
 names the key and what is allowed, so that bad input costs no training and leaves nothing written.
 
 - ``check_settings`` (the config alone, before the run folder is touched): the settings no component
-  checks itself (the run's length, intervals, seed, threads, fresh, debug), the verdict rule, Lightning's
-  precision and accelerator, the optimizer's momentum, and every ``_target_`` (it must import);
+  checks itself (the run's length, intervals, seed, threads, fresh, debug), Lightning's precision and
+  accelerator, the optimizer's momentum, and every ``_target_`` (it must import);
 - ``check_built`` (once the data module and the model exist, before the trainer is built): the batch size
-  against what the model needs, the verdict's representation against what is measured, the optimizer's
-  own checks (it is built once, on a stand-in parameter, and thrown away) and kNN's k against the probe's
-  train split.
+  against what the model needs (BatchNorm, negatives, the key queue), the optimizer's own checks (it is
+  built once, on a stand-in parameter, and thrown away) and kNN's k against the probe's train split.
 
-Component values (τ, β, temperature, K, learning rates, data sizes) are checked by their constructors;
-these checks only make sure those run early.
+Component values (τ, β, temperature, K, learning rates, data sizes, every other ``metrics.*`` key and the
+verdict rule) are checked by their constructors; src.train builds the collapse monitor before the run
+folder, so those run early too.
 """
 
+import contextlib
+import logging
 import typing
 
 import torch
-from hydra._internal.utils import _locate
+from hydra.utils import get_object
 from lightning_fabric.plugins.precision.precision import _PRECISION_INPUT
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from src.core.checks import require_bool, require_choice, require_float, require_int
 from src.core.errors import ConfigError, SuiteError
-from src.metrics.verdict import VerdictRule
 from src.runs.fault_injection import HOOKS, PHASE_HOOKS
 
 SEED_MAX = 2**32 - 1  # numpy's seed range (pl.seed_everything seeds numpy too)
 # Lightning's accepted `precision` values (its Literal types: "32-true", "bf16-mixed", 32, "16", ...).
+# NOTE: a private name: Lightning 2.5–2.6 has no public list of them; `_PRECISION_INPUT` is the Literal
+# its accelerator connector validates against (lightning_fabric/plugins/precision/precision.py).
 PRECISIONS = tuple(v for literal in typing.get_args(_PRECISION_INPUT) for v in typing.get_args(literal))
 CUDA_ACCELERATORS = ("gpu", "cuda")
 
@@ -44,10 +47,20 @@ def _targets(node, key: str = ""):
             yield from _targets(v, f"{key}[{i}]")
 
 
+def import_target(path: str):
+    """The object a dotted ``_target_`` names, imported as Hydra's instantiate will; ImportError if none.
+    Hydra's ``get_object`` logs its failure before raising it: silenced, the caller's one line says it."""
+    hydra_log = logging.getLogger("hydra.utils")
+    with contextlib.ExitStack() as undo:
+        undo.callback(setattr, hydra_log, "disabled", hydra_log.disabled)
+        hydra_log.disabled = True
+        return get_object(path)
+
+
 def check_targets(cfg: DictConfig) -> None:
     for key, path in _targets(OmegaConf.to_container(cfg, resolve=False)):
         try:
-            _locate(path)
+            import_target(path)
         except ImportError as error:
             reason = (str(error).strip().splitlines() or ["not found"])[-1]
             raise ConfigError(
@@ -72,11 +85,6 @@ def check_settings(cfg: DictConfig) -> None:
     require_int("trainer.max_steps", cfg.trainer.max_steps, 1)  # −1 would train forever on endless data
     require_int("trainer.accumulate_grad_batches", cfg.trainer.accumulate_grad_batches, 1)
     require_int("checkpoint.every_n_steps", cfg.checkpoint.every_n_steps, 1)
-    for key in ("every_n_steps", "batch_size", "probe_steps", "knn_k", "predictor_top_k"):
-        require_int(f"metrics.{key}", cfg.metrics[key], 1)
-    VerdictRule.from_settings(OmegaConf.to_container(cfg.metrics.verdict))  # its own key checks
-    if cfg.metrics.probe_every_n_steps is not None:
-        require_int("metrics.probe_every_n_steps", cfg.metrics.probe_every_n_steps, 1)
     if cfg.cpu_threads is not None:
         require_int("cpu_threads", cfg.cpu_threads, 1)
     require_bool("fresh", cfg.fresh)
@@ -92,12 +100,14 @@ def check_settings(cfg: DictConfig) -> None:
     check_targets(cfg)
 
 
-def check_batch_size(module: nn.Module, batch_size: int, negatives_weight: float) -> None:
-    """BatchNorm in training mode and the negatives term both need at least two samples per batch."""
+def check_batch_size(module: nn.Module, batch_size: int) -> None:
+    """BatchNorm in training mode and the negatives term both need at least two samples per batch; a
+    queue of negatives must hold one step's keys (the objective's own check)."""
+    module.objective.check_batch_size(batch_size)
     needs = []
     if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules()):
         needs.append("BatchNorm layers")
-    if negatives_weight > 0:
+    if module.objective.negatives_weight > 0:
         needs.append("negatives (model.loss.negatives_weight > 0)")
     if needs and batch_size < 2:
         raise ConfigError(
@@ -119,7 +129,7 @@ def check_optimizer(make_optimizer, total_steps: int) -> None:
 
 def check_built(cfg: DictConfig, module, datamodule) -> None:
     """The checks that need the model and the set-up data module (module docstring)."""
-    check_batch_size(module, datamodule.batch_size, cfg.model.loss.negatives_weight)
+    check_batch_size(module, datamodule.batch_size)
     check_optimizer(module.make_optimizer, cfg.trainer.max_steps)
     # NOTE: the kNN classifier would clamp a larger k to the split, scoring every sample as the majority.
     require_int("metrics.knn_k", cfg.metrics.knn_k, 1, len(datamodule.probe_splits().train_y))

@@ -6,7 +6,6 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from src.core.errors import SuiteError
-from src.mechanisms.ema import half_life_fraction
 from src.runs.naming import folder_name, row_label
 from src.runs.record import hydra_choices
 
@@ -42,12 +41,3 @@ if not OmegaConf.has_resolver("row_label"):
 # `${folder:${row}}`: a label as one path component.
 if not OmegaConf.has_resolver("folder"):
     OmegaConf.register_new_resolver("folder", folder_name)
-
-
-def _half_life_fraction(tau: float, stated_for_steps: int | None) -> float | None:
-    return None if stated_for_steps is None else half_life_fraction(tau, stated_for_steps)
-
-
-# `${half_life_fraction:TAU,STEPS}`: τ's half-life as a fraction of a STEPS-step run; null when STEPS is.
-if not OmegaConf.has_resolver("half_life_fraction"):
-    OmegaConf.register_new_resolver("half_life_fraction", _half_life_fraction)

@@ -5,8 +5,8 @@ BYOL (Grill et al. 2020, §3.1): ξ ← τ ξ + (1 − τ) θ after each optimis
 
 A constant τ is a horizon in steps, not in run lengths: after h steps the target keeps τ^h of its
 weights, so its half-life is h = ln ½ / ln τ (τ = 0.99: 69 steps, a quarter of a 300-step run but a
-twentieth of a 1,500-step one). ``tau_for_half_life`` and ``half_life_steps`` state τ by its half-life
-as a fraction of the run instead, so a budget sweep compares like with like.
+twentieth of a 1,500-step one). ``restated_tau`` carries τ stated for an S-step run over to a T-step run
+at the same half-life as a fraction of the run, τ^(S/T), so a budget sweep compares like with like.
 """
 
 import math
@@ -28,23 +28,10 @@ def half_life(tau: float) -> float:
     return math.inf if tau == 1.0 else math.log(0.5) / math.log(tau)
 
 
-def tau_for_half_life(h: float) -> float:
-    """The constant τ whose half-life is h ≥ 0 steps: τ = 2^(−1/h), so τ^h = ½ (0 for h = 0, 1 for ∞)."""
-    if h == 0.0:
-        return 0.0
-    return 1.0 if math.isinf(h) else 2.0 ** (-1.0 / h)
-
-
-def half_life_steps(fraction: float, total_steps: int) -> float:
-    """The half-life h = f·T in steps of a horizon stated as a fraction f of a run of T steps."""
-    return fraction * total_steps
-
-
-def half_life_fraction(tau: float, total_steps: int) -> float | None:
-    """f = h(τ)/T: τ's half-life as a fraction of a run of T steps; None for τ ∈ {0, 1}, whose horizon
-    (0 or ∞) is the same fraction of any run, so τ needs no restating."""
-    h = half_life(tau)
-    return None if h == 0.0 or math.isinf(h) else h / total_steps
+def restated_tau(tau: float, stated_for_steps: int, total_steps: int) -> float:
+    """τ stated for a run of S steps, restated for a run of T steps at the same half-life as a fraction of
+    the run: h(τ')/T = h(τ)/S gives τ' = τ^(S/T) (τ = 0 and 1, horizons 0 and ∞, stay as they are)."""
+    return tau ** (stated_for_steps / total_steps)
 
 
 @torch.no_grad()

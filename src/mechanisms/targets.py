@@ -27,8 +27,7 @@ from src.mechanisms.ema import (
     cosine_tau,
     ema_update_,
     floating_state,
-    half_life_steps,
-    tau_for_half_life,
+    restated_tau,
 )
 from src.models.encoder import Encoder, reinitialise_
 
@@ -72,7 +71,7 @@ class NetworkTarget(nn.Module):
         schedule: str = "cosine",
         bn_buffers: str = "average",
         bn_stats: str = "batch",
-        tau_half_life_fraction: float | None = None,
+        tau_stated_for_steps: int | None = None,
     ):
         super().__init__()
         require_choice("model.target.init", init, INITS)
@@ -82,9 +81,9 @@ class NetworkTarget(nn.Module):
         require_choice("model.target.bn_stats", bn_stats, ("batch", "running"))
         require_float("model.target.tau", tau, 0.0, 1.0)
         require_float("model.target.tau_final", tau_final, 0.0, 1.0)
-        if tau_half_life_fraction is not None:
-            require_float("model.target.tau_half_life_fraction", tau_half_life_fraction, 0.0, open_low=True)
-        self.half_life_fraction = tau_half_life_fraction
+        if tau_stated_for_steps is not None:
+            require_int("model.target.tau_stated_for_steps", tau_stated_for_steps, 1)
+        self.stated_for_steps = tau_stated_for_steps
         self.init, self.update_rule, self.schedule, self.bn_buffers = init, update, schedule, bn_buffers
         self.bn_stats = bn_stats
         self.tau_base, self.tau_final = tau, tau_final
@@ -95,8 +94,8 @@ class NetworkTarget(nn.Module):
 
     def tau(self, step: int, total_steps: int) -> float:
         base = self.tau_base
-        if self.half_life_fraction is not None:  # the horizon is a fraction of this run: τ^(f·T) = ½
-            base = tau_for_half_life(half_life_steps(self.half_life_fraction, total_steps))
+        if self.stated_for_steps is not None:  # the same horizon as a fraction of this run
+            base = restated_tau(base, self.stated_for_steps, total_steps)
         if self.schedule == "constant":
             return base
         return cosine_tau(step, total_steps, base, self.tau_final)

@@ -82,7 +82,12 @@ class CollapseMonitor(pl.Callback):
     """Keeps the reference (before training) and the latest measurement; logs every measurement."""
 
     def __init__(self, settings: dict):
-        # Checked here, when the run is built: a bad value is refused before any training step.
+        # Every metrics.* key is checked here, once (src.train builds the monitor before the run folder);
+        # metrics.knn_k is checked against the probe's split once the data exist (src/cli/preflight.py).
+        for key in ("every_n_steps", "batch_size", "probe_steps", "predictor_top_k"):
+            require_int(f"metrics.{key}", settings[key], 1)
+        if settings["probe_every_n_steps"] is not None:
+            require_int("metrics.probe_every_n_steps", settings["probe_every_n_steps"], 1)
         require_int("metrics.calibration_batches", settings["calibration_batches"], 0)
         if settings["planted_output"] is not None:
             require_choice("metrics.planted_output", settings["planted_output"], PLANTED_OUTPUTS)

@@ -16,6 +16,8 @@ NOTE: pairing the j-th eigenvectors by rank order is ill-defined when eigenvalue
 alignment then reads low even if the eigenspaces agree. Tian et al. plot the same per-eigenvector cosine.
 """
 
+import re
+
 import torch
 from torch import Tensor, nn
 from torch.func import jacrev
@@ -52,6 +54,10 @@ def eigenvector_alignment(w: Tensor, correlation: Tensor, k: int) -> Tensor:
     return (u * v).sum(0).abs().mean()
 
 
+ALIGNMENT = "predictor/alignment"  # the logged name of the alignment
+EIGENVALUE = re.compile(r"predictor/eig(\d+)$")  # the logged names of the top k eigenvalues
+
+
 def predictor_matrix(predictor: nn.Module, z_mean: Tensor) -> Tensor:
     """The predictor's Jacobian at z_mean: (d,) → (d, d) (its weight, for a linear predictor). Call it in
     eval mode: BatchNorm then uses its running statistics, a function of one input."""
@@ -70,6 +76,6 @@ def predictor_metrics(predictor: nn.Module, z: Tensor, k: int) -> dict[str, floa
     out = {f"predictor/eig{j}": float(eigenvalues[j]) for j in range(k)}
     out["predictor/eig_min"] = float(eigenvalues[-1])
     out["predictor/asymmetry"] = float(asymmetry(w))
-    out["predictor/alignment"] = float(eigenvector_alignment(w, correlation, k))
+    out[ALIGNMENT] = float(eigenvector_alignment(w, correlation, k))
     out["predictor/rank"] = float(effective_rank(w))
     return out

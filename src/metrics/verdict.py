@@ -32,12 +32,16 @@ m = (value − t) / (b·|t|) is the signed distance in band units, positive on t
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from src.core.checks import require_choice, require_float
 from src.core.errors import ConfigError
 
-COLLAPSED, NEAR, HEALTHY = "collapsed", "near", "healthy"  # the three states of one reading
+COLLAPSED_SIDE, NEAR, HEALTHY_SIDE = (
+    "collapsed",
+    "near",
+    "healthy",
+)  # the three states of one reading (not verdicts)
 VERDICTS = (  # healthy → worst
     "no_collapse",
     "borderline",
@@ -54,6 +58,8 @@ NO_COLLAPSE, BORDERLINE = VERDICTS[:2]
 UNDEFINED = "undefined"  # a statistic was NaN or missing (e.g. the run diverged): no verdict
 REPRESENTATIONS = ("h", "z", "p")
 ENERGY, DIMENSION, PROBE = "energy_decades", "rank_frac_centred", "probe_gain_se"  # the readings' names
+# A run's record stores each reading and its margin with its final metrics under these prefixes.
+READING_PREFIX, MARGIN_PREFIX = "verdict/", "margin/"
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,14 @@ class Verdict:
     margins: dict[str, float]  # reading → (value − threshold) / (band · |threshold|); > 0 healthy side
     values: dict[str, float]  # the readings the rule judged
     rule: str
+    thresholds: dict[str, float] = field(default_factory=dict)  # reading → its threshold
+
+    def stored(self) -> dict[str, float]:
+        """The readings and their margins as a run's record stores them with its final metrics."""
+        return {
+            **{f"{READING_PREFIX}{k}": v for k, v in self.values.items()},
+            **{f"{MARGIN_PREFIX}{k}": m for k, m in self.margins.items()},
+        }
 
 
 def margin(value: float, threshold: float, band: float) -> float:
@@ -125,17 +139,29 @@ def margin(value: float, threshold: float, band: float) -> float:
 
 def reading(m: float) -> str:
     """A margin as one of the three states."""
-    return COLLAPSED if m <= -1 else HEALTHY if m >= 1 else NEAR
+    return COLLAPSED_SIDE if m <= -1 else HEALTHY_SIDE if m >= 1 else NEAR
 
 
 def both(states: list[str]) -> str:
     """Three-valued AND of "collapsed": collapsed if all are, healthy if any is healthy, else near."""
-    return HEALTHY if HEALTHY in states else COLLAPSED if all(s == COLLAPSED for s in states) else NEAR
+    return (
+        HEALTHY_SIDE
+        if HEALTHY_SIDE in states
+        else COLLAPSED_SIDE
+        if all(s == COLLAPSED_SIDE for s in states)
+        else NEAR
+    )
 
 
 def any_of(states: list[str]) -> str:
     """Three-valued OR of "collapsed": collapsed if any is, healthy if all are, else near."""
-    return COLLAPSED if COLLAPSED in states else HEALTHY if all(s == HEALTHY for s in states) else NEAR
+    return (
+        COLLAPSED_SIDE
+        if COLLAPSED_SIDE in states
+        else HEALTHY_SIDE
+        if all(s == HEALTHY_SIDE for s in states)
+        else NEAR
+    )
 
 
 def energy_decades(std_sqrt_d: float, reference_std_sqrt_d: float) -> float:
@@ -187,26 +213,23 @@ def decide(values: dict[str, float], rule: VerdictRule) -> Verdict:
     has = [any(k.endswith(statistic) for k in values) for statistic in (ENERGY, DIMENSION, PROBE)]
     if not all(has) or any(math.isnan(v) for v in values.values()):
         return Verdict(UNDEFINED, {}, values, rule.describe())
-    thresholds = rule.thresholds()
-    margins = {
-        k: margin(v, next(t for name, t in thresholds.items() if k.endswith(name)), rule.band)
-        for k, v in values.items()
-    }
+    thresholds = {k: next(t for name, t in rule.thresholds().items() if k.endswith(name)) for k in values}
+    margins = {k: margin(v, thresholds[k], rule.band) for k, v in values.items()}
     state = {key: reading(m) for key, m in margins.items()}
     complete = both([s for k, s in state.items() if k.endswith(ENERGY)])
     dimensional = any_of([s for k, s in state.items() if k.endswith(DIMENSION)])
     partial = any_of([s for k, s in state.items() if k.endswith(PROBE)])
-    if complete == COLLAPSED:
+    if complete == COLLAPSED_SIDE:
         verdict = "complete_collapse"
-    elif dimensional == COLLAPSED:  # collapsed whichever way the complete test would fall
+    elif dimensional == COLLAPSED_SIDE:  # collapsed whichever way the complete test would fall
         verdict = "dimensional_collapse"
-    elif partial == COLLAPSED:
+    elif partial == COLLAPSED_SIDE:
         verdict = "partial_collapse"
     elif NEAR in (complete, dimensional, partial):
         verdict = "borderline"
     else:
         verdict = "no_collapse"
-    return Verdict(verdict, margins, values, rule.describe())
+    return Verdict(verdict, margins, values, rule.describe(), thresholds)
 
 
 def collapse_verdict(final: dict[str, float], reference: dict[str, float], rule: VerdictRule) -> Verdict:
@@ -219,3 +242,8 @@ def bare_names(metrics: dict[str, float]) -> dict[str, float]:
     """A stored record's metrics (``collapse/z_std_sqrt_d``, ``probe/linear_acc``) under the bare names the
     rule reads (the monitor's names before src.metrics.monitor.namespaced)."""
     return {k.split("/", 1)[1]: v for k, v in metrics.items() if k.startswith(("collapse/", "probe/"))}
+
+
+def stored_readings(final: dict[str, float]) -> dict[str, float]:
+    """The readings a run's record stores (``verdict/z_energy_decades`` …) under the names decide reads."""
+    return {k.removeprefix(READING_PREFIX): v for k, v in final.items() if k.startswith(READING_PREFIX)}

@@ -128,6 +128,28 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message[0]}" if message else type(exc).__name__
 
 
+class Unreadable(Exception):
+    """A run file that exists but cannot be read; the message is the reason, in one line."""
+
+
+def read_summary(path: Path) -> dict | None:
+    """A run's summary.json as a dict, None if there is none; raises Unreadable if it cannot be read (cut
+    short, not JSON, not an object, or a finished summary without its final metrics and config)."""
+    if not path.exists():
+        return None
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Unreadable(one_line(exc)) from exc
+    if not isinstance(summary, dict):
+        raise Unreadable(f"not a JSON object but {type(summary).__name__}")
+    if summary.get("status") == "finished":
+        lacking = [k for k in ("final", "config") if not isinstance(summary.get(k), dict)]
+        if lacking:
+            raise Unreadable(f"a finished summary without {' and '.join(lacking)}")
+    return summary
+
+
 def error_line(exc: BaseException) -> str:
     """A failed run's error: for a resource fault (a full disk, a denied permission, a read-only folder,
     a missing file: an OSError anywhere in the chain) the OS's own error with its file, e.g.

@@ -15,7 +15,6 @@ re-run with fixed run directories, a scheduler restarting a pre-empted job):
 the same directory name alone: a study whose YAML was edited is not mistaken for the finished one.
 """
 
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 from src.core.errors import ConfigError, DataError
 from src.runs.checkpointing import SUITE_KEY, read_checkpoint
 from src.runs.files import CHECKPOINT, CHECKPOINT_DIR, METRICS_FILE, SUMMARY_FILE, TRACEBACK_FILE, WANDB_DIR
-from src.runs.record import RESULTS
+from src.runs.record import RESULTS, Unreadable, read_summary
 
 # What a run writes into its directory (Hydra's .hydra/ and run.log belong to the invocation, not the run).
 # A start clears the files that would be read as this run's; fresh=true also discards the wandb mirror.
@@ -42,12 +41,11 @@ class RunPlan:
     resumed_from_step: int | None = None  # the checkpoint's step
 
 
-def read_summary(path: Path) -> dict | None:
-    if not path.exists():
-        return None
+def stored_summary(path: Path) -> dict | None:
+    """The summary a rerun finds (record.read_summary), a damaged one refused with one line."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as error:
+        return read_summary(path)
+    except Unreadable as error:
         raise DataError(
             f"{path} cannot be read ({error}); set fresh=true to start this run afresh"
         ) from error
@@ -77,7 +75,7 @@ def plan_run(run_dir: Path, config_hash: str, fresh: bool) -> RunPlan:
     if fresh:
         clear_outputs(run_dir, FRESH_OUTPUTS)
         return RunPlan("start")
-    summary = read_summary(run_dir / SUMMARY_FILE)
+    summary = stored_summary(run_dir / SUMMARY_FILE)
     if summary is not None and summary.get("status") in RESULTS:
         if summary.get("config_hash") != config_hash:
             raise _refuse(run_dir, f"a {summary.get('status')} run", summary.get("config_hash"), config_hash)

@@ -38,6 +38,7 @@ RUN_ONLY = (
     "trainer.enable_model_summary",
 )
 ABSENT = "absent"  # a key one run has and another lacks
+BASELINE = "byol"  # the row a run without `+ablation=` records (conf/config.yaml: row); Δ compares with it
 
 
 def is_run_only(key: str) -> bool:

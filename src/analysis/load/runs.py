@@ -25,7 +25,6 @@ Column conventions of ``StudyRuns.runs`` (one row per finished run):
   config under ``cfg.<dotted.key>`` (``cfg.model.target.tau``), so any factor can be grouped on.
 """
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from omegaconf import OmegaConf
 
 from src.analysis.load.grouping import identity_hash, split_and_deduplicate
 from src.runs.files import METRICS_FILE, SUMMARY_FILE
+from src.runs.record import Unreadable, one_line, read_summary
 
 FINISHED = "finished"
 UNREADABLE = "unreadable"  # the status of a run whose summary.json cannot be read
@@ -43,10 +43,6 @@ STEP_COLUMNS = ["run", "row", "seed", "step", "metric", "value"]
 SPECTRA_COLUMNS = ["run", "row", "seed", "stage", "representation", "index", "sigma"]
 UNFINISHED_COLUMNS = ["run", "run_dir", "row", "seed", "status", "reason", "overrides"]
 UNREADABLE_COLUMNS = ["run", "file", "reason"]
-
-
-class Unreadable(Exception):
-    """A run file that exists but cannot be read; the message is the reason, in one line."""
 
 
 @dataclass(frozen=True)
@@ -153,29 +149,6 @@ def long_metrics(wide: pd.DataFrame, record: dict) -> pd.DataFrame:
     return long[STEP_COLUMNS].astype({"step": int, "value": float})
 
 
-def _first_line(exc: BaseException) -> str:
-    message = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {message[0]}" if message else type(exc).__name__
-
-
-def read_summary(path: Path) -> dict | None:
-    """The summary as a dict, None if there is none; raises Unreadable if it cannot be read (a summary
-    cut short, not JSON, or a finished one without its final metrics and config)."""
-    if not path.exists():
-        return None
-    try:
-        summary = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Unreadable(_first_line(exc)) from exc
-    if not isinstance(summary, dict):
-        raise Unreadable(f"not a JSON object but {type(summary).__name__}")
-    if summary.get("status") == FINISHED:
-        lacking = [k for k in ("final", "config") if not isinstance(summary.get(k), dict)]
-        if lacking:
-            raise Unreadable(f"a finished summary without {' and '.join(lacking)}")
-    return summary
-
-
 def step_metrics(run_dir: Path, record: dict) -> pd.DataFrame:
     """The run's metrics.csv (Lightning's CSVLogger) as a long frame; raises Unreadable if it cannot be
     parsed (rows of the wrong width, no ``step`` column, values that are not numbers)."""
@@ -188,7 +161,7 @@ def step_metrics(run_dir: Path, record: dict) -> pd.DataFrame:
             raise Unreadable("no step column")
         return long_metrics(wide, record)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        raise Unreadable(_first_line(exc)) from exc
+        raise Unreadable(one_line(exc)) from exc
 
 
 def spectra_frame(summary: dict, record: dict) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
+from src.analysis.load.grouping import BASELINE
 from src.analysis.render.facets import Line, facets, lines_of
 from src.runs.atomic import write_atomic
 
@@ -93,7 +94,7 @@ def _legends(fig: Figure, axes, groups, what: str) -> None:
 def plot_dynamics(
     steps: pd.DataFrame,
     path: Path,
-    baseline: str = "byol",
+    baseline: str = BASELINE,
     metrics: tuple[str, ...] = DYNAMICS_METRICS,
     runs: pd.DataFrame | None = None,
 ) -> Path:
@@ -135,7 +136,7 @@ def mean_spectra(spectra: pd.DataFrame, stage: str, representation: str) -> pd.D
 def plot_spectra(
     spectra: pd.DataFrame,
     path: Path,
-    baseline: str = "byol",
+    baseline: str = BASELINE,
     representations: tuple[str, ...] = ("h", "z"),
     runs: pd.DataFrame | None = None,
 ) -> Path:

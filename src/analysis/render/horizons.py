@@ -6,9 +6,12 @@ import math
 
 import pandas as pd
 
-from src.mechanisms.ema import half_life, half_life_steps, tau_for_half_life
+from src.mechanisms.ema import half_life, restated_tau
 
-TAU, FRACTION = "cfg.model.target.tau", "cfg.model.target.tau_half_life_fraction"
+TAU = "cfg.model.target.tau"
+# The run length τ is stated for: the target's own key, else the study's top-level one that it follows
+# (the only one in records written before the target had its own; conf/model/target/ema.yaml).
+STATED_FOR = ("cfg.model.target.tau_stated_for_steps", "cfg.tau_stated_for_steps")
 COLUMNS = ["row", "schedule", "τ (base)", "half-life (steps)", "half-life / run"]
 
 
@@ -20,9 +23,9 @@ def horizon_table(runs: pd.DataFrame) -> pd.DataFrame:
     ema = runs[runs["cfg.model.target.update"] == "ema"].drop_duplicates("row")
     lines = []
     for _, run in ema.iterrows():
-        steps, fraction = int(run["cfg.trainer.max_steps"]), run.get(FRACTION)
-        stated = fraction is not None and not pd.isna(fraction)
-        tau = tau_for_half_life(half_life_steps(fraction, steps)) if stated else float(run[TAU])
+        steps, tau = int(run["cfg.trainer.max_steps"]), float(run[TAU])
+        stated = next((run[k] for k in STATED_FOR if k in run and not pd.isna(run[k])), None)
+        tau = tau if stated is None else restated_tau(tau, int(stated), steps)
         h = half_life(tau)
         lines.append([run["row"], run["cfg.model.target.schedule"], tau, h, h / steps])
     return pd.DataFrame(lines, columns=COLUMNS).sort_values("row", kind="stable")

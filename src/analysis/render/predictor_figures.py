@@ -3,21 +3,19 @@ symmetric part, and the alignment of its eigenvectors with F = E[zzᵀ] (src/met
 against the training step, mean over seeds (Tian, Chen & Ganguli 2021, Figs. 3–4 read the same way).
 Built from the loader's long step frame, like src/analysis/render/figures.py, whose helpers it reuses."""
 
-import re
 from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
 
+from src.analysis.load.grouping import BASELINE
 from src.analysis.render.facets import Line
 from src.analysis.render.figures import line_colours, save_figure, seed_band
 from src.analysis.render.tables import ordered
-
-EIGENVALUE = re.compile(r"predictor/eig(\d+)$")
-ALIGNMENT = "predictor/alignment"
+from src.metrics.predictor import ALIGNMENT, EIGENVALUE
 
 
-def plot_predictor_dynamics(steps: pd.DataFrame, path: Path, baseline: str = "byol") -> Path | None:
+def plot_predictor_dynamics(steps: pd.DataFrame, path: Path, baseline: str = BASELINE) -> Path | None:
     """Two panels: eigenvalues (one colour per row, one line per eigenvalue) and alignment against the
     step. None (nothing written) when no run of the study measured a predictor."""
     predictor = steps[steps["metric"].str.startswith("predictor/")]

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from src.metrics.verdict import BORDERLINE, COLLAPSE_VERDICTS
+from src.analysis.load.grouping import BASELINE
+from src.metrics.verdict import BORDERLINE, COLLAPSE_VERDICTS, MARGIN_PREFIX
 from src.runs.atomic import write_csv_atomic, write_text_atomic
 
-MARGIN_PREFIX = "margin/"  # the verdict's margins, stored with the final metrics of each run
 RESULT_PREFIXES = ("probe/", "collapse/", "train/")  # the final metrics that identify an experiment
 TABLE_METRICS = (
     "probe/linear_acc",
@@ -69,7 +69,7 @@ def ordered(labels, baseline: str) -> list:
 def ablation_table(
     runs: pd.DataFrame,
     *,
-    baseline: str = "byol",
+    baseline: str = BASELINE,
     by: str = "row",
     unfinished: pd.DataFrame | None = None,
     metrics: tuple[str, ...] = TABLE_METRICS,
@@ -113,7 +113,7 @@ def mean_std(mean: float, std: float, digits: int) -> str:
     return f"{mean:.{digits}f}" if pd.isna(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def table_markdown(table: pd.DataFrame, baseline: str = "byol") -> str:
+def table_markdown(table: pd.DataFrame, baseline: str = BASELINE) -> str:
     """The table as markdown, ``mean ± std`` per cell (std over seeds)."""
     shown = pd.DataFrame(index=table.index)
     shown["seeds"] = table["seeds"]
@@ -141,7 +141,7 @@ def table_markdown(table: pd.DataFrame, baseline: str = "byol") -> str:
     return shown.to_markdown(disable_numparse=True)
 
 
-def write_table(table: pd.DataFrame, folder: Path, baseline: str = "byol") -> tuple[Path, Path]:
+def write_table(table: pd.DataFrame, folder: Path, baseline: str = BASELINE) -> tuple[Path, Path]:
     """``table.md`` (formatted) and ``table.csv`` (full precision) in ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
