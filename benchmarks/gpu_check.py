@@ -31,7 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.augment_throughput import batched_throughput, pil_throughput
-from benchmarks.harness import CLOCK, RECIPE, ROOT, clocked_run, synthetic_data
+from benchmarks.harness import RECIPE, ROOT, synthetic_data
 from benchmarks.train_step import (
     LABELS,
     autocast,
@@ -40,6 +40,7 @@ from benchmarks.train_step import (
     parts_alone,
     views,
 )
+from src.bench.clock import CLOCK, clocked_run
 
 # Dense bf16 tensor-core rates (no sparsity) from the vendors' data sheets, TFLOP/s; first match wins.
 PEAK_BF16_TFLOPS = {

@@ -6,7 +6,7 @@
 
 1. In one process, side by side: steps ``warmup`` … ``warmup + steps`` of a real run (``src.train.train``:
    Lightning's loop, the run's callbacks, CSV logging, the checkpoint callback) against the same steps of
-   the plain loop below, repetitions interleaved (suite, plain, suite, plain, …) so that load on the
+   the plain loop (``src.bench.plain_loop``), repetitions interleaved (suite, plain, suite, plain, …) so that load on the
    machine hits both alike; wall and CPU time (the process's own, less disturbed by other jobs), the
    median of each and the median of the paired ratios (target ≤ 1.10×). Both runs train
    ``warmup + steps + 1`` steps from the same seed; whether their weights then agree bitwise is printed.
@@ -15,11 +15,8 @@
    measurements (``measure`` of the collapse monitor, at the same steps); wall and CPU times (target
    ≤ 1.3×), also interleaved.
 
-The plain loop is what Lightning runs for this module, written out: the same networks
-(``src.train.build_module`` of the composed config), optimizer and scheduler (``make_optimizer`` with the
-parts ``configure_optimizers`` passes), batches (``train_batch(step)``), loss (``forward_view``, the
-objective with the MoCo queue where a row has one, the online probe), then in Lightning's order zero_grad,
-backward, optimizer step, target update, DirectPred's predictor refresh, the queue's push, scheduler step. It logs nothing, checkpoints nothing and checks nothing.
+The plain loop is what Lightning runs for this module, written out (``src/bench/plain_loop.py`` says what
+it does, in which order): it logs nothing, checkpoints nothing and checks nothing.
 
 ``--probe-cost`` also times one collapse measurement with and without its linear probe (L-BFGS);
 ``--foreach`` also times the plain loop with AdamW's multi-tensor path (``optimizer.algorithm.foreach=true``)
@@ -39,85 +36,18 @@ import tempfile
 import time
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.harness import CLOCK, ROOT, clocked_run
-from src.cli.resolvers import build
+from benchmarks.harness import ROOT
+from src.bench.clock import CLOCK, clocked_run
+from src.bench.plain_loop import PlainLoop, same_weights
+from src.cli.compose import compose_config
 from src.metrics.monitor import measure
 from src.run import plain_cuda_check
-from src.ssl_module import online_probe_loss
-from src.train import build_module
-from tests.conftest import compose_config
 
 EMBEDDED = ["logger=csv"]  # the default run (BYOL on stereograms), without wandb
-
-
-class PlainLoop:
-    """The default run's networks, optimizer and data, trained by hand. ``clock_from`` starts a clock at
-    the start of that step (as the suite's StepClock does), read by ``seconds_per_step``."""
-
-    def __init__(self, cfg):
-        if cfg.cpu_threads is not None:
-            torch.set_num_threads(cfg.cpu_threads)
-        pl.seed_everything(cfg.seed, workers=True, verbose=False)  # as src.train.train
-        self.cfg = cfg
-        self.datamodule = build(cfg.data)
-        self.module = build_module(cfg, self.datamodule)
-        self.datamodule.setup("fit")
-        self.total_steps = cfg.trainer.max_steps
-        module = self.module
-        parts = {"encoder": module.encoder, "predictor": module.predictor, "probe": module.online_probe}
-        if any(p.requires_grad for p in module.target.parameters()):
-            parts["target"] = module.target
-        self.optimizer, self.scheduler = module.make_optimizer(parts=parts, total_steps=self.total_steps)
-
-    def step(self, step: int) -> None:
-        module = self.module
-        x1, x2, y = self.datamodule.on_after_batch_transfer(self.datamodule.train_batch(step), 0)
-        v1, v2 = module.forward_view(x1), module.forward_view(x2)
-        queue = module.negatives_queue
-        losses = module.objective(v1["p"], v2["p"], v1["t"], v2["t"], queue)
-        if module.predictor_tracks:  # DirectPred/DirectCopy: F̂ from this step's projections
-            module.predictor.observe(torch.cat([v1["z"], v2["z"]]).detach())
-        logits = module.online_probe(torch.cat([v1["h"], v2["h"]]).detach())
-        probe_loss, _ = online_probe_loss(logits, torch.cat([y, y]))
-        total = losses["loss"] + probe_loss
-        self.optimizer.zero_grad()  # Lightning: inside the closure, after the forward
-        total.backward()
-        self.optimizer.step()
-        module.target.update(module.encoder, step, self.total_steps)
-        if module.predictor_tracks:
-            module.predictor.refresh(step)  # as the suite: global_step, which does not yet count this step
-        if queue is not None:  # MoCo: this step's keys join the queue after the optimizer step
-            queue.push(torch.cat([v1["t"], v2["t"]]).detach())
-        self.scheduler.step()
-
-    def run(self, clock_from: int, clock_steps: int, measure_every: int | None = None) -> tuple[float, float]:
-        """Train every step; with ``measure_every``, measure as the collapse monitor does (before the first
-        step, every ``measure_every`` steps, once at the end). Returns (wall, CPU) seconds per clocked step."""
-        module, settings = self.module, self.cfg.metrics
-        probe_every = settings.probe_every_n_steps
-        module.train()
-        if measure_every:
-            measure(module, self.datamodule, settings)
-        start = seconds = (0.0, 0.0)
-        for step in range(self.total_steps):
-            if step == clock_from:
-                start = (time.perf_counter(), time.process_time())
-            elif step == clock_from + clock_steps:
-                seconds = (
-                    (time.perf_counter() - start[0]) / clock_steps,
-                    (time.process_time() - start[1]) / clock_steps,
-                )
-            self.step(step)
-            done = step + 1
-            if measure_every and (done % measure_every == 0 or done == self.total_steps):
-                probe = probe_every is None or done % probe_every == 0 or done == self.total_steps
-                measure(module, self.datamodule, settings, linear_probe=probe)
-        return seconds
 
 
 def compare(label: str, suite: list[tuple], plain: list[tuple], scale: float, unit: str, target: str) -> None:
@@ -131,11 +61,6 @@ def compare(label: str, suite: list[tuple], plain: list[tuple], scale: float, un
             f"{label}, {kind} time, median of {len(a)}: suite {scale * statistics.median(a):.2f} {unit}, plain "
             f"{scale * statistics.median(b):.2f} {unit}; ratio {paired:.3f}× (median of paired ratios; target {target})"
         )
-
-
-def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
-    sa, sb = a.state_dict(), b.state_dict()
-    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
 def in_process(overrides: list[str], warmup: int, steps: int, reps: int) -> None:

@@ -25,7 +25,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.harness import CLOCK, RECIPE, clocked_run, model_state_bytes, synthetic_data
+from benchmarks.harness import RECIPE, model_state_bytes, synthetic_data
+from src.bench.clock import CLOCK, clocked_run
 
 SMALL = [
     *synthetic_data(num_train=256, num_test=64),

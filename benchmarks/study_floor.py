@@ -4,7 +4,7 @@ against the study's time goal and the wall time its provenance records.
     python benchmarks/study_floor.py [--study collapse_table robustness] [--warmup 5] [--steps 20] [--jobs 2]
 
 For every distinct run of a study (its sweep's jobs without the seed, which does not change the cost) the
-plain loop of ``benchmarks/loop_overhead.py`` (the same networks, optimizer, batches and loss, bitwise the
+plain loop of ``src/bench/plain_loop.py`` (the same networks, optimizer, batches and loss, bitwise the
 suite's weights; no Lightning, logging, checkpoint or check) trains ``warmup + steps`` steps, and one
 collapse measurement (``measure``, the linear probe included) is timed after them. ``--jobs`` worker
 processes share the runs and time them side by side, as the study's ``n_jobs`` joblib workers run, so both
@@ -22,61 +22,15 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections import Counter
 from pathlib import Path
-
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import open_dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.harness import ROOT
-from benchmarks.loop_overhead import PlainLoop
-from src.metrics.monitor import measure
+from src.bench.study_floor import floor_seconds, study_runs, time_run
 from src.run import plain_cuda_check
-from src.runs.sweep_callbacks import sweep_jobs
-from tests.conftest import CONF, compose_config
 
 GOALS_S = {"collapse_table": 5 * 60, "robustness": 20 * 60}  # issue 10, idle 2-core machine
-EXTRA = ["logger=csv"]  # what the floor's runs log does not matter: nothing is logged
-
-
-def study_runs(study: str) -> list[tuple[tuple[str, ...], int]]:
-    """The study's distinct runs, as (overrides without the seed, number of seeds), in sweep order."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("config", overrides=[f"+study={study}"], return_hydra_config=True)
-        jobs = sweep_jobs(cfg)
-    if jobs is None:
-        raise SystemExit(f"study {study}: its sweep could not be expanded (hydra.sweeper.params)")
-    seeds = Counter(tuple(o for o in job if not o.startswith("seed=")) for job in jobs)
-    return list(seeds.items())
-
-
-def measurements_per_run(max_steps: int, every: int) -> int:
-    """As the collapse monitor: before the first step, every ``every`` steps, and once at the end."""
-    return 1 + max_steps // every + (1 if max_steps % every else 0)
-
-
-def time_run(overrides: tuple[str, ...], warmup: int, steps: int) -> dict:
-    cfg = compose_config([*EXTRA, *overrides, "seed=0"])  # the job's overrides name the study
-    max_steps, every = int(cfg.trainer.max_steps), int(cfg.metrics.every_n_steps)
-    with open_dict(cfg):
-        # The cost of a step does not depend on the run's length; the clock stops as the last step starts.
-        cfg.trainer.max_steps = warmup + steps + 1
-    plain = PlainLoop(cfg)
-    wall, _ = plain.run(warmup, steps)
-    start = time.perf_counter()
-    measure(plain.module, plain.datamodule, cfg.metrics)
-    return {
-        "overrides": list(overrides),
-        "max_steps": max_steps,
-        "measurements": measurements_per_run(max_steps, every),
-        "ms_per_step": 1e3 * wall,
-        "s_per_measurement": time.perf_counter() - start,
-    }
 
 
 def worker(studies: list[str], index: int, count: int, warmup: int, steps: int) -> None:
@@ -93,13 +47,6 @@ def last_full_invocation(study: str) -> dict | None:
     entries = json.loads(path.read_text()) if path.exists() else []
     full = [e for e in entries if e["runs_executed_now"] and e["runs_executed_now"] == e["runs_finished"]]
     return full[-1] if full else None
-
-
-def floor_seconds(rows: list[dict], jobs: int) -> tuple[float, float]:
-    """(training, measurements) seconds of ``rows`` perfectly packed on ``jobs`` workers."""
-    train = sum(r["seeds"] * r["max_steps"] * r["ms_per_step"] / 1e3 for r in rows) / jobs
-    meas = sum(r["seeds"] * r["measurements"] * r["s_per_measurement"] for r in rows) / jobs
-    return train, meas
 
 
 def condition_of(row: dict) -> str | None:

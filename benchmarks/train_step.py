@@ -31,7 +31,8 @@ from lightning_fabric.utilities.apply_func import move_data_to_device
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.harness import CLOCK, RECIPE, clocked_run, synchronize, synthetic_data
+from benchmarks.harness import RECIPE, synthetic_data
+from src.bench.clock import CLOCK, clocked_run, synchronize
 from src.metrics.monitor import CollapseMonitor, measure
 
 FULL_DATA = synthetic_data(num_train=50_000, num_test=10_000)

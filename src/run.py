@@ -37,7 +37,8 @@ import src.cli.help  # noqa: E402  (registers the `suite_help` resolver of --hel
 import src.cli.resolvers  # noqa: E402, F401  (registers `choice`, `row_label`, `folder`)
 from src.cli.override_types import check_override_types  # noqa: E402
 from src.core.errors import SuiteError  # noqa: E402
-from src.metrics.verdict import VerdictRule  # noqa: E402
+from src.core.paths import CONFIG_DIR  # noqa: E402
+from src.metrics.verdict import READING_PREFIX, VerdictRule, decide, stored_readings  # noqa: E402
 from src.runs.atomic import root_os_error  # noqa: E402
 from src.runs.checkpointing import SIGNAL_EXIT, Interrupted  # noqa: E402
 from src.runs.record import error_line, record_failure  # noqa: E402
@@ -49,16 +50,14 @@ def plain_cuda_check(given: str | None) -> None:
     which always stays. lightning_fabric's import sets PYTORCH_NVML_BASED_CUDA_CHECK=1 so that
     torch.cuda.is_available() cannot poison a later fork (pytorch#83973); without a GPU there is nothing to
     poison, and that check costs ~60 µs per call, made by every optimizer step (torch.optim's graph-capture
-    health check). Changes no number: only how availability is asked."""
+    health check). Changes no number: only how availability is asked. Called by the entry point, not at
+    import: importing src.run leaves the environment as Lightning's import set it."""
     if given is not None:
         os.environ[NVML_CHECK] = given
     elif not torch.cuda.is_available():
         os.environ.pop(NVML_CHECK, None)
 
 
-plain_cuda_check(_nvml_check_given)
-
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
 BAD_INPUT_EXIT = 2
 
 
@@ -106,9 +105,9 @@ def format_summary(summary: dict) -> str:
     if summary["status"] == "diverged":
         return f"run {summary['row']} (seed {summary['seed']}) diverged: {summary['error']}\n  run dir {summary['run_dir']}"
     final, ref = summary["final"], summary["reference"]
-    thresholds = VerdictRule.from_settings(summary["config"]["metrics"]["verdict"]).thresholds()
-    margins = {k.removeprefix("margin/"): v for k, v in final.items() if k.startswith("margin/")}
-    width = max(len(name) for name in ("collapse/z_std_sqrt_d", *(f"verdict/{k}" for k in margins)))
+    rule = VerdictRule.from_settings(summary["config"]["metrics"]["verdict"])
+    judged = decide(stored_readings(final), rule)  # the stored readings, with their thresholds and margins
+    width = max(len(name) for name in ("collapse/z_std_sqrt_d", *(READING_PREFIX + k for k in judged.values)))
     lines = [
         f"run {summary['row']} (seed {summary['seed']}) finished in {summary['wall_time_s']:.0f}s "
         f"after {summary['steps']} steps",
@@ -117,10 +116,11 @@ def format_summary(summary: dict) -> str:
     for name in ("probe/linear_acc", "probe/knn_acc", "collapse/z_std_sqrt_d"):
         lines.append(f"  {name:<{width}} {final[name]:.3f}   (random init: {ref[name]:.3f})")
     lines.append(f"  {'verdict':<{width}} {summary['verdict']}")
-    for reading, m in margins.items():
-        name = f"verdict/{reading}"
-        threshold = next(t for statistic, t in thresholds.items() if reading.endswith(statistic))
-        lines.append(f"  {name:<{width}} {final[name]:+7.2f}   threshold {threshold:+g}, margin {m:+.1f}")
+    for reading, value in judged.values.items():
+        threshold, m = judged.thresholds[reading], judged.margins[reading]
+        lines.append(
+            f"  {READING_PREFIX + reading:<{width}} {value:+7.2f}   threshold {threshold:+g}, margin {m:+.1f}"
+        )
     lines += [
         f"  {'rule':<{width}} {summary['verdict_rule']}",
         *attempt_lines(summary, width),
@@ -154,6 +154,7 @@ def outcome(status: str, run_dir: Path, verdict: str | None = None, error: str |
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
 def hydra_main(cfg: DictConfig) -> dict:
     quiet_libraries()
+    plain_cuda_check(_nvml_check_given)  # before training, in every job's process, as quiet_libraries
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     sweeping = hydra_cfg.mode == RunMode.MULTIRUN
@@ -201,6 +202,9 @@ def main() -> None:
     """Hydra's entry with the suite's exit codes: Hydra's own errors (an unknown group option, a
     misspelled key, a malformed override) are bad input too, one line and exit 2; Ctrl-C outside
     training is one line and 130. HYDRA_FULL_ERROR=1 still gives Hydra's full traceback."""
+    # Here too: a sweep's worker processes inherit this environment, and one that imports src.run reads it
+    # as the user's own.
+    plain_cuda_check(_nvml_check_given)
     if os.environ.get("HYDRA_FULL_ERROR") == "1":
         hydra_main()
         return

@@ -3,7 +3,7 @@ BYOL, SimSiam, SimCLR and every ablation row are configurations of this module.
 
     online:  x ─ encoder (backbone → h → projector → z) ─ predictor (side=online) ─ p
     target:  x ─ target(x, z) ─ predictor (side=target, frozen) ─ t
-    loss:    objective(p1, p2, t1, t2)
+    loss:    objective(p1, p2, t1, t2)        (p is z itself when the predictor sits on the target side)
 
 Two execution options leave the maths unchanged: ``channels_last`` stores conv weights and image inputs
 NHWC (faster convolutions under mixed precision on GPUs), ``compile`` compiles the networks with
@@ -140,6 +140,9 @@ class SSLModule(pl.LightningModule):
             p = torch.cat([self.predictor(m) for m in members]) if online_predictor else members.flatten(0, 1)
             t = self.target.member_targets(members).flatten(0, 1)
         else:
+            # NOTE: "p" is the online output the objective compares with t. With the predictor on the
+            # target side there is no prediction and "p" is z itself (in the learned-ensemble branch above,
+            # each member's projection); `measured` then leaves it out.
             p = self.predictor(z) if online_predictor else z
             if with_target:
                 t = self.target(x, z)
@@ -152,10 +155,20 @@ class SSLModule(pl.LightningModule):
         return out
 
     def _logs_this_step(self) -> bool:
-        """Whether Lightning writes this step's logged values to the loggers: only every
-        ``trainer.log_every_n_steps`` steps (its own test, read here). ``self.log`` costs ~1 ms per value
-        on a CPU; on the other steps it would reach no file, only the progress bar (tests/test_speed_invariance.py)."""
-        return self.trainer._logger_connector.should_update_logs or bool(self.trainer.fast_dev_run)
+        """Whether Lightning writes this training step's logged values to the loggers: only every
+        ``trainer.log_every_n_steps`` steps. ``self.log`` costs ~1 ms per value on a CPU; on the other steps
+        it would reach no file, only the progress bar (tests/test_speed_invariance.py)."""
+        trainer = self.trainer
+        if trainer.fast_dev_run:
+            return True
+        if trainer.log_every_n_steps == 0:
+            return False
+        # NOTE: Lightning's own test is private (LoggerConnector.should_update_logs, and fast_dev_run in
+        # update_train_step_metrics; pytorch_lightning 2.x, read in 2.6.6): this is its fit-loop rule from
+        # public attributes. It counts the batches that stepped (+ 1 while a step runs); during
+        # training_step and optimizer_step (automatic optimisation, one optimizer) that count is
+        # global_step, resumed runs included.
+        return (trainer.global_step + 1) % trainer.log_every_n_steps == 0 or trainer.should_stop
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> dict[str, torch.Tensor]:
         x1, x2, y = batch

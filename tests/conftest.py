@@ -4,15 +4,13 @@ import os
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
-import src.cli.resolvers  # noqa: F401  (the `choice` resolver)
+from src.cli.compose import compose_config
+from src.core.paths import CONFIG_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
-CONF = ROOT / "conf"
+CONF = CONFIG_DIR
 ROWS = sorted(p.stem for p in (CONF / "ablation").glob("*.yaml"))
 
 # Small enough that a run takes a couple of seconds on a 2-core CPU, large enough for BN and negatives.
@@ -64,20 +62,6 @@ def data_defaults(name: str) -> dict:
     kwargs = OmegaConf.to_container(config)
     del kwargs["_target_"]
     return kwargs
-
-
-def compose_config(overrides: list[str], run_dir: Path | None = None) -> DictConfig:
-    """The composed config, with Hydra's runtime info set (choices, output dir) as inside a real job."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("config", overrides=overrides, return_hydra_config=True)
-    if run_dir is not None:
-        with open_dict(cfg):
-            cfg.hydra.runtime.output_dir = str(run_dir)
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        del cfg["hydra"]  # a job's own config never holds Hydra's node
-    return cfg
 
 
 @pytest.fixture

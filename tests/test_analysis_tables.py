@@ -6,11 +6,11 @@ import statistics
 import pandas as pd
 import pytest
 
+from src.analysis.load.grouping import identical_rows
 from src.analysis.render.tables import (
     TABLE_METRICS,
     ablation_table,
     delta_column,
-    identical_rows,
     table_markdown,
     write_table,
 )

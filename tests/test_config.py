@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -160,11 +161,18 @@ def test_help_lists_groups_rows_studies_options_and_exit_codes():
         assert text in out, text
 
 
-def test_the_entry_point_undoes_lightnings_nvml_cuda_check():
+def test_the_entry_point_undoes_lightnings_nvml_cuda_check(tmp_path):
     # Lightning's import sets PYTORCH_NVML_BASED_CUDA_CHECK=1: every torch.cuda.is_available() (asked by
-    # the optimizers each step) would then query NVML. Unset by the user, it is unset again after import.
-    code = "import os, src.run; print(os.environ.get('PYTORCH_NVML_BASED_CUDA_CHECK'))"
+    # the optimizers each step) would then query NVML. Unset by the user, importing src.run leaves it set
+    # (no side effect at import); the entry point unsets it before training (where no GPU is present).
+    code = (
+        "import os, sys, src.run\n"
+        "print(os.environ.get(src.run.NVML_CHECK))\n"
+        "src.run.train = lambda *args, **kwargs: sys.exit(print(os.environ.get(src.run.NVML_CHECK)))\n"
+        f"sys.argv = ['src/run.py', 'hydra.run.dir={tmp_path}']\n"
+        "src.run.main()\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYTORCH_NVML_BASED_CUDA_CHECK"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "None"
+    assert out.stdout.split() == ["1", "1" if torch.cuda.is_available() else "None"]

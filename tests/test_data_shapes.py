@@ -18,9 +18,9 @@ from src.data.shapes import (
     render_strokes,
     segment_distance,
 )
-from src.data.shortcuts import cross_view_r2, residual_given_labels, value_edges, view_statistics
 from tests.conftest import CONF, data_defaults
 from tests.data_helpers import assert_fresh_and_disjoint, assert_same_batches, built, seeded
+from tests.shortcuts import cross_view_r2, residual_given_labels, value_edges, view_statistics
 
 
 def defaults() -> dict:

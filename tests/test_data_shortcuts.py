@@ -6,7 +6,7 @@ import pytest
 import torch
 from scipy import stats as scipy_stats
 
-from src.data.shortcuts import (
+from tests.shortcuts import (
     autocorrelation,
     chance_margin,
     cross_view_r2,

@@ -6,10 +6,10 @@ interpolated the right eye linearly between ±1 dots (the issue's finding, repro
 import pytest
 import torch
 
-from src.data.shortcuts import chance_margin, cross_view_r2, label_accuracy, value_edges, view_statistics
 from src.data.stereo import StereoDataModule, disparity_bins, random_dots
 from tests.conftest import data_defaults
 from tests.data_helpers import eye_correlations
+from tests.shortcuts import chance_margin, cross_view_r2, label_accuracy, value_edges, view_statistics
 
 
 def interpolating_right_eye(dots: torch.Tensor, disparity: float, width: int) -> torch.Tensor:

@@ -32,6 +32,7 @@ from src.mechanisms.losses import symmetric_loss
 from src.train import build_module
 from tests.conftest import compose_config
 from tests.fake_image_files import accept_files, write_cifar10
+from tests.float_tolerance import reduction_order_tolerance
 
 WORLD = 2
 BASE = [
@@ -155,25 +156,24 @@ def test_two_processes_of_b_equal_one_process_of_2b(case, ddp_records, data_root
         for r in ranks:
             assert r["grads"][step].keys() == expected.keys()
             for name, grad in expected.items():
-                atol = reduction_order_tolerance(grad)
+                atol = gradient_tolerance(grad)
                 torch.testing.assert_close(r["grads"][step][name], grad, rtol=1e-4, atol=atol, msg=name)
 
 
 # Two processes sum a gradient in another order than one process (each reduces its B rows, then the
-# all-reduce adds the two), and a matmul over B rows may pick another kernel blocking than over 2B rows.
-# A float32 sum of K terms in a different order differs by up to ≈ K·u·Σ|terms| (Higham's γ_K, unit
-# roundoff u = 2⁻²⁴). Every gradient entry is such a sum, over the batch and over the widest layer on its
-# path; K = 1024 bounds both here (batch 16; the widest inner product, a 3×3×64 convolution, 576). The scale of the terms is
-# taken as the tensor's largest entry, times 4 for the cancellation the bound cannot see. An entry near
-# zero thus gets the absolute slack of its tensor's scale (measured on an AMD EPYC: 1.5e-6 on an
-# online_probe.weight entry whose tensor peaks at 0.049, i.e. 3e-5 of the peak against this bound's 2.4e-4),
-# while a wrong scaling of the gradient (a missing 1/W: 50 %) still fails by orders of magnitude.
-FLOAT32_UNIT_ROUNDOFF = 2.0**-24
+# all-reduce adds the two), and a matmul over B rows may pick another kernel blocking than over 2B rows
+# (tests/float_tolerance.py: two orders of a float32 sum of K terms are ≤ 2·K·u·Σ|terms| apart). Every
+# gradient entry is such a sum, over the batch and over the widest layer on its path; K = 1024 bounds both
+# here (batch 16; the widest inner product, a 3×3×64 convolution, 576). Σ|terms| is taken as twice the
+# tensor's largest entry, for the cancellation the bound cannot see. An entry near zero thus gets the
+# absolute slack of its tensor's scale (measured on an AMD EPYC: 1.5e-6 on an online_probe.weight entry
+# whose tensor peaks at 0.049, i.e. 3e-5 of the peak against this bound's 2.4e-4), while a wrong scaling
+# of the gradient (a missing 1/W: 50 %) still fails by orders of magnitude.
 LONGEST_REDUCTION = 1024
 
 
-def reduction_order_tolerance(grad: torch.Tensor) -> float:
-    return 4 * LONGEST_REDUCTION * FLOAT32_UNIT_ROUNDOFF * grad.abs().max().item()
+def gradient_tolerance(grad: torch.Tensor) -> float:
+    return reduction_order_tolerance(LONGEST_REDUCTION, 2 * grad.abs().max().item())
 
 
 def simulated_gather(t: torch.Tensor, candidates: dict, offset: int) -> tuple[torch.Tensor, int]:

@@ -6,8 +6,8 @@
 - The final measurement is taken once (a row at step ``max_steps``, not two); the linear probe can be
   thinned out (``metrics.probe_every_n_steps``, off by default) without touching the other metrics.
 - The entry point drops Lightning's NVML-based CUDA check only where no GPU is present.
-- The benchmark's plain PyTorch loop trains the suite's networks to bitwise the same weights (so the ratio
-  it prints compares like with like).
+- The benchmarks' plain PyTorch loop (src/bench/plain_loop.py) trains the suite's networks to bitwise the
+  same weights (so the ratio they print compares like with like).
 """
 
 import csv
@@ -18,8 +18,8 @@ import pytest
 import torch
 
 import src.run
-from benchmarks.harness import CLOCK, clocked_run
-from benchmarks.loop_overhead import PlainLoop, same_weights
+from src.bench.clock import CLOCK, clocked_run
+from src.bench.plain_loop import PlainLoop, same_weights
 from src.core.errors import ConfigError
 from src.runs.divergence_guard import DivergenceGuard
 from src.runs.files import METRICS_FILE, SUMMARY_FILE

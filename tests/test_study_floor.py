@@ -1,18 +1,19 @@
-"""The study floor benchmark (benchmarks/study_floor.py) counts what a study really runs: its jobs as the
-sweeper makes them, its measurements as the collapse monitor takes them, its arithmetic by hand."""
+"""The study floor benchmark (benchmarks/study_floor.py, counting with src/bench/study_floor.py) counts
+what a study really runs: its jobs as the sweeper makes them, its measurements as the collapse monitor
+takes them, its arithmetic by hand."""
 
 import csv
+import itertools
 
 import pytest
 
-from benchmarks.study_floor import floor_seconds, measurements_per_run, study_runs, time_run
+from src.analysis.judge.claim_catalogue import CLAIMS
+from src.bench.study_floor import floor_seconds, measurements_per_run, study_runs, time_run
 from src.runs.files import METRICS_FILE
 from src.train import train
+from tests.conftest import CONF, ROWS
 
 pytestmark = pytest.mark.module
-
-ROWS_READ_BY_CLAIMS = 28  # conf/study/robustness.yaml's +ablation list
-CONDITIONS = 6  # conf/study/condition/
 
 
 def measured_steps(run_dir) -> list[int]:
@@ -35,9 +36,15 @@ def test_study_runs_are_the_sweepers_jobs_without_the_seed():
         ("+ablation=no_predictor", "+study=smoke"): 2,
         ("+ablation=random_target", "+study=smoke"): 2,
     }
+    # The robustness study: every row its claims read in every condition of conf/study/condition/, once each.
     robustness = study_runs("robustness")
-    assert len(robustness) == ROWS_READ_BY_CLAIMS * CONDITIONS
-    assert {seeds for _, seeds in robustness} == {3}
+    runs = [dict(o.split("=", 1) for o in overrides) for overrides, _ in robustness]
+    claimed = {row for claim in CLAIMS for row in claim.rows} & set(ROWS)
+    conditions = [p.stem for p in (CONF / "study" / "condition").glob("*.yaml")]
+    assert sorted((r["+ablation"], r["study/condition@condition"]) for r in runs) == sorted(
+        itertools.product(claimed, conditions)
+    )
+    assert {seeds for _, seeds in robustness} == {3}  # the study's design: 3 seeds of every run
 
 
 def test_floor_seconds_by_hand():

@@ -12,10 +12,10 @@ import typing
 from pathlib import Path
 
 from hydra import compose
-from hydra._internal.utils import _locate
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
+from src.cli.preflight import import_target
 from src.core.errors import ConfigError
 
 
@@ -60,7 +60,7 @@ def takes_none(cfg: DictConfig, key: str) -> bool:
     if not isinstance(target, str):
         return False
     try:
-        built = _locate(target)
+        built = import_target(target)
         hints = typing.get_type_hints(built.__init__ if isinstance(built, type) else built)
     except Exception:  # an unknown _target_ is the preflight's to report
         return False

@@ -6,7 +6,7 @@ instances are alike. A view draws the instance with nuisances of its own: positi
 contrast, background level and pixel noise, plus a few clutter strokes. The two views of a sample
 therefore share the glyph (class and instance shape) and nothing else: no brightness, contrast, position
 or noise level is common to them, so agreeing on a cheap pixel statistic cannot satisfy the objective
-(tests/test_data_shapes.py measures it with src/data/shortcuts.py). Varying position and scale makes the
+(tests/test_data_shapes.py measures it with tests/shortcuts.py). Varying position and scale makes the
 class hard for a linear read-out of a random network, so a trained representation has room to show.
 
 Fresh data as for the stereograms: step s's batch comes from a generator keyed by (seed, s); the probe

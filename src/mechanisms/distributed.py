@@ -29,7 +29,9 @@ def gather_rows(x: torch.Tensor) -> tuple[torch.Tensor, int]:
     """
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return x, 0
-    # NOTE: torch.distributed.nn.functional.all_gather (what Lightning's all_gather uses) is deprecated
-    # in favour of this functional collective; both reduce-scatter with SUM in backward.
+    # NOTE: a private module, this one call: torch 2.14 (pinned) has no public all-gather that autograd
+    # runs through and that is not deprecated. torch.distributed.all_gather_into_tensor carries no
+    # gradient; torch.distributed.nn.functional.all_gather (what Lightning's all_gather uses) warns that it
+    # is deprecated in favour of this functional collective. Both reduce-scatter with SUM in backward.
     rows = collectives.all_gather_single(x.contiguous(), 0, dist.group.WORLD)
     return rows, dist.get_rank() * len(x)

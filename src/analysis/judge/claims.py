@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import pandas as pd
 from scipy import stats
 
-from src.analysis.render.tables import identical_rows
+from src.analysis.load.grouping import identical_rows
 from src.metrics.verdict import COLLAPSE_VERDICTS, NO_COLLAPSE
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "fails", "inconclusive"

@@ -104,3 +104,20 @@ def split_and_deduplicate(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     if len(studies) > 1:
         warnings.append(f"runs of {len(studies)} studies in one folder: {', '.join(studies)}")
     return runs.loc[~runs.index.isin(newest_first[duplicate].index)], warnings
+
+
+RESULT_PREFIXES = ("probe/", "collapse/", "train/")  # the final metrics that identify an experiment
+
+
+def identical_rows(runs: pd.DataFrame, by: str = "row") -> list[tuple[str, ...]]:
+    """Groups (sorted, size ≥ 2) of rows whose runs have the same seeds and, seed by seed, equal final
+    metrics: the same experiment under two names (``no_ema`` ≡ ``simsiam`` by construction)."""
+    columns = sorted(c for c in runs.columns if c.startswith(RESULT_PREFIXES))
+    fingerprints: dict[tuple, list[str]] = {}
+    for row, group in runs.groupby(by):
+        values = group.sort_values("seed")[["seed", *columns]]
+        key = tuple(
+            tuple("nan" if pd.isna(v) else v for v in line) for line in values.itertuples(index=False)
+        )
+        fingerprints.setdefault(key, []).append(row)
+    return sorted(tuple(sorted(rows)) for rows in fingerprints.values() if len(rows) > 1)

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from src.analysis.load.grouping import BASELINE
+from src.analysis.load.grouping import BASELINE, identical_rows
 from src.metrics.verdict import BORDERLINE, COLLAPSE_VERDICTS, MARGIN_PREFIX
 from src.runs.atomic import write_csv_atomic, write_text_atomic
 
-RESULT_PREFIXES = ("probe/", "collapse/", "train/")  # the final metrics that identify an experiment
 TABLE_METRICS = (
     "probe/linear_acc",
     "probe/knn_acc",
@@ -40,20 +39,6 @@ LABELS = {  # column titles of the markdown table
 def margin_label(column: str) -> str:
     """``margin/z_cos_gap_centred`` → ``m z_cos_gap_centred`` (column title)."""
     return f"m {column.removeprefix(MARGIN_PREFIX)}"
-
-
-def identical_rows(runs: pd.DataFrame, by: str = "row") -> list[tuple[str, ...]]:
-    """Groups (sorted, size ≥ 2) of rows whose runs have the same seeds and, seed by seed, equal final
-    metrics: the same experiment under two names (``no_ema`` ≡ ``simsiam`` by construction)."""
-    columns = sorted(c for c in runs.columns if c.startswith(RESULT_PREFIXES))
-    fingerprints: dict[tuple, list[str]] = {}
-    for row, group in runs.groupby(by):
-        values = group.sort_values("seed")[["seed", *columns]]
-        key = tuple(
-            tuple("nan" if pd.isna(v) else v for v in line) for line in values.itertuples(index=False)
-        )
-        fingerprints.setdefault(key, []).append(row)
-    return sorted(tuple(sorted(rows)) for rows in fingerprints.values() if len(rows) > 1)
 
 
 def delta_column(baseline: str, metric: str = DELTA_METRIC) -> str:

@@ -5,8 +5,9 @@ A self-supervised objective is satisfied by anything the two views share. If a c
 no class information, agreeing on it solves the objective without learning the class. These functions
 measure that, training nothing: per-channel statistics of each view, a logistic classifier from them to
 the label and a ridge regression from one view's statistics to the other's, both scored on held-out
-rows. The data tests (tests/test_data_stereo.py, tests/test_data_shapes.py) run them on the shipped
-renderers, and on a deliberately leaky variant to show they detect a shortcut when there is one.
+rows. A measurement helper of the tests, not of a run: the data tests (tests/test_data_stereo_shortcut.py,
+tests/test_data_shapes.py) run them on the shipped renderers, and on a deliberately leaky variant to show
+they detect a shortcut when there is one; tests/test_data_shortcuts.py checks them against analytic limits.
 """
 
 import numpy as np
