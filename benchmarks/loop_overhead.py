@@ -44,7 +44,7 @@ from benchmarks.harness import ROOT
 from src.bench.clock import CLOCK, clocked_run
 from src.bench.plain_loop import PlainLoop, same_weights
 from src.cli.compose import compose_config
-from src.metrics.monitor import measure
+from src.metrics.monitor import measure, measurement_interval
 from src.run import plain_cuda_check
 
 EMBEDDED = ["logger=csv"]  # the default run (BYOL on stereograms), without wandb
@@ -113,7 +113,8 @@ def measurement_cost(overrides: list[str], reps: int) -> None:
     without the linear probe (``metrics.probe_every_n_steps`` skips it), interleaved."""
     cfg = compose_config([*EMBEDDED, *overrides])
     plain = PlainLoop(cfg)
-    for step in range(cfg.metrics.every_n_steps):
+    interval = measurement_interval(cfg.metrics.every_n_steps, cfg.trainer.max_steps)
+    for step in range(interval):
         plain.step(step)
     times: dict[bool, list[float]] = {True: [], False: []}
     for _ in range(reps):
@@ -123,9 +124,9 @@ def measurement_cost(overrides: list[str], reps: int) -> None:
             times[linear_probe].append(time.process_time() - start)
     full, rest = statistics.median(times[True]), statistics.median(times[False])
     print(
-        f"one measurement at step {cfg.metrics.every_n_steps}, CPU time, median of {reps}: {full:.2f} s, without the "
+        f"one measurement at step {interval}, CPU time, median of {reps}: {full:.2f} s, without the "
         f"linear probe {rest:.2f} s (the probe {1 - rest / full:.0%} of it); amortised over the "
-        f"{cfg.metrics.every_n_steps} steps between measurements {full / cfg.metrics.every_n_steps * 1e3:.2f} ms a step"
+        f"{interval} steps between measurements {full / interval * 1e3:.2f} ms a step"
     )
 
 
@@ -177,7 +178,9 @@ def main() -> None:
         plain_cuda_check(None)  # Lightning is imported already: its "1" is not a user setting
     if args.plain_process:
         cfg = compose_config([*EMBEDDED, *args.overrides])
-        PlainLoop(cfg).run(0, 0, measure_every=cfg.metrics.every_n_steps)
+        PlainLoop(cfg).run(
+            0, 0, measure_every=measurement_interval(cfg.metrics.every_n_steps, cfg.trainer.max_steps)
+        )
         return
     print(
         f"torch {torch.__version__}, cpu_threads={compose_config(EMBEDDED).cpu_threads}; "

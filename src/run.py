@@ -1,19 +1,23 @@
 """Entry point: `python -m src.run [+ablation=ROW] [overrides]`, or `-m` for a Hydra multirun sweep;
-`--help` lists the groups, rows, studies and options (src/cli/help.py).
+`--help` lists the groups, rows, studies and options (src/cli/help.py), answered before the heavy imports
+(src/cli/app.py).
 
 Exit codes of a single run: 0 finished, diverged or skipped (a result); 2 bad input, Hydra's own
-included (one line "error: …", nothing written; a damaged checkpoint, metrics.csv or summary.json
-too); 1 an exception in the run (summary.json with status failed, traceback.txt, and the traceback; a
-resource fault, an OSError such as a full disk, gets one line "failed: …" naming the file instead); 143 SIGTERM and 130 Ctrl-C (checkpoint saved, one line, no
-summary; the same command resumes).
+included (one line "error: …", nothing written: what the invocation created is removed again,
+src/runs/created.py; a damaged checkpoint, metrics.csv or summary.json too); 1 an exception in the run
+(summary.json with status failed, traceback.txt, and the traceback; a resource fault, an OSError such as
+a full disk, gets one line "failed: …" naming the file instead); 143 SIGTERM and 130 Ctrl-C (checkpoint
+saved, one line, no summary; the same command resumes).
 In a sweep (`-m`) each job records its outcome and returns, so one failing run never stops the others;
-src/runs/sweep_callbacks.py prints the final count and exits 1 if any run failed.
+src/runs/sweep_callbacks.py prints the final count and exits 1 if any run failed (2 if every job was
+refused as bad input).
 """
 
 import time
 
 PROCESS_STARTED = time.time()  # before the imports: the run summary's wall time counts the start-up
 
+import difflib  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
@@ -22,26 +26,31 @@ import traceback  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from src.cli.app import answer_help, hydra_app  # noqa: E402  (light: Hydra and the help text, no torch)
+
+if __name__ == "__main__":  # help exits here: it needs none of the imports below (torch, Lightning: seconds)
+    answer_help(sys.argv[1:])
+
 NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
 _nvml_check_given = os.environ.get(NVML_CHECK)  # the user's own, read before Lightning's import sets it
 
-import hydra  # noqa: E402
 import torch  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from hydra.errors import HydraException  # noqa: E402
+from hydra.errors import HydraException, MissingConfigException  # noqa: E402
 from hydra.types import RunMode  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 from omegaconf.errors import OmegaConfBaseException  # noqa: E402
 
-import src.cli.help  # noqa: E402  (registers the `suite_help` resolver of --help)
 import src.cli.resolvers  # noqa: E402, F401  (registers `choice`, `row_label`, `folder`)
 from src.cli.override_types import check_override_types  # noqa: E402
-from src.core.errors import SuiteError  # noqa: E402
+from src.core.errors import BAD_INPUT_EXIT, SuiteError  # noqa: E402
 from src.core.paths import CONFIG_DIR  # noqa: E402
 from src.metrics.verdict import READING_PREFIX, VerdictRule, decide, stored_readings  # noqa: E402
 from src.runs.atomic import root_os_error  # noqa: E402
 from src.runs.checkpointing import SIGNAL_EXIT, Interrupted  # noqa: E402
+from src.runs.created import forget, remove_created  # noqa: E402
 from src.runs.record import error_line, record_failure  # noqa: E402
+from src.runs.wandb_mirror import offline_runs  # noqa: E402
 from src.train import train  # noqa: E402
 
 
@@ -56,9 +65,6 @@ def plain_cuda_check(given: str | None) -> None:
         os.environ[NVML_CHECK] = given
     elif not torch.cuda.is_available():
         os.environ.pop(NVML_CHECK, None)
-
-
-BAD_INPUT_EXIT = 2
 
 
 def quiet_libraries() -> None:
@@ -82,11 +88,30 @@ def user_error(exc: BaseException) -> SuiteError | None:
     return None
 
 
-def hydra_error_line(exc: BaseException) -> str:
+def missing_option_line(exc: MissingConfigException, overrides: list[str]) -> str | None:
+    """``GROUP=NAME`` where NAME is no option of GROUP: the group's options and the nearest of them; None
+    when Hydra names no options (an unknown group, a primary config)."""
+    group, _, name = (exc.missing_cfg_file or "").rpartition("/")
+    if not exc.options or not group:
+        return None
+    keys = (o.split("=", 1)[0] for o in overrides)
+    typed = next((k for k in keys if k.lstrip("+~") == group), group)  # `+ablation` as the user wrote it
+    near = difflib.get_close_matches(name, exc.options, n=1)
+    guess = f"; did you mean {near[0]}?" if near else "."
+    return f"{typed}={name}: no such option of group {group}{guess} Options: {', '.join(exc.options)}"
+
+
+def hydra_error_line(exc: BaseException, overrides: list[str]) -> str:
     """Hydra's multi-line composition error (and the OmegaConf error under it) as one line; the list of
-    available options that follows "Could not find" is kept, comma-separated."""
+    available options that follows "Could not find" is kept, comma-separated, Hydra's search path is not."""
+    if isinstance(exc, MissingConfigException):
+        line = missing_option_line(exc, overrides)
+        if line is not None:
+            return line
     text, options = [], []
     for line in str(exc).splitlines():
+        if line.startswith("Config search path:"):
+            break  # where Hydra looked, not what the user can choose
         (options if line.startswith("\t") else text).append(line.strip())
     message = " ".join(t for t in text if t)
     if getattr(exc, "override", None):  # OverrideParseException: its message does not name the override
@@ -103,7 +128,13 @@ def format_summary(summary: dict) -> str:
     """The run in a few aligned lines: loss, probes against the random-init reference, the verdict and
     every statistic its rule read, with its threshold and margin (band units, > 0 healthy side)."""
     if summary["status"] == "diverged":
-        return f"run {summary['row']} (seed {summary['seed']}) diverged: {summary['error']}\n  run dir {summary['run_dir']}"
+        return "\n".join(
+            [
+                f"run {summary['row']} (seed {summary['seed']}) diverged: {summary['error']}",
+                *sync_lines(summary, 0),
+                f"  run dir {summary['run_dir']}",
+            ]
+        )
     final, ref = summary["final"], summary["reference"]
     rule = VerdictRule.from_settings(summary["config"]["metrics"]["verdict"])
     judged = decide(stored_readings(final), rule)  # the stored readings, with their thresholds and margins
@@ -124,9 +155,18 @@ def format_summary(summary: dict) -> str:
     lines += [
         f"  {'rule':<{width}} {summary['verdict_rule']}",
         *attempt_lines(summary, width),
+        *sync_lines(summary, width),
         f"  run dir {summary['run_dir']}",
     ]
     return "\n".join(lines)
+
+
+def sync_lines(summary: dict, width: int) -> list[str]:
+    """How to upload the wandb mirror when wandb wrote it offline (nothing with logger=csv or online)."""
+    folders = offline_runs(Path(summary["run_dir"]))
+    if not folders:
+        return []
+    return [f"  {'wandb':<{width}} offline; upload with: wandb sync {' '.join(map(str, folders))}"]
 
 
 def attempt_lines(summary: dict, width: int) -> list[str]:
@@ -146,12 +186,20 @@ def attempt_lines(summary: dict, width: int) -> list[str]:
     return lines
 
 
-def outcome(status: str, run_dir: Path, verdict: str | None = None, error: str | None = None) -> dict:
-    """What a job returns to the sweep callbacks."""
-    return {"status": status, "verdict": verdict, "error": error, "run_dir": str(run_dir)}
+def outcome(
+    status: str, run_dir: Path, verdict: str | None = None, error: str | None = None, bad_input: bool = False
+) -> dict:
+    """What a job returns to the sweep callbacks (``bad_input``: refused before its first step)."""
+    return {
+        "status": status,
+        "verdict": verdict,
+        "error": error,
+        "run_dir": str(run_dir),
+        "bad_input": bad_input,
+    }
 
 
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
+@hydra_app
 def hydra_main(cfg: DictConfig) -> dict:
     quiet_libraries()
     plain_cuda_check(_nvml_check_given)  # before training, in every job's process, as quiet_libraries
@@ -171,7 +219,7 @@ def hydra_main(cfg: DictConfig) -> dict:
             print(f"error: {err}", file=sys.stderr)
             if not sweeping:
                 sys.exit(BAD_INPUT_EXIT)
-            return outcome("failed", run_dir, error=str(err))
+            return outcome("failed", run_dir, error=str(err), bad_input=True)
         resource_fault = root_os_error(exc) is not None
         where = f"traceback in {run_dir}/traceback.txt"
         try:
@@ -201,10 +249,25 @@ def hydra_main(cfg: DictConfig) -> dict:
 def main() -> None:
     """Hydra's entry with the suite's exit codes: Hydra's own errors (an unknown group option, a
     misspelled key, a malformed override) are bad input too, one line and exit 2; Ctrl-C outside
-    training is one line and 130. HYDRA_FULL_ERROR=1 still gives Hydra's full traceback."""
+    training is one line and 130. HYDRA_FULL_ERROR=1 still gives Hydra's full traceback. Refused input
+    leaves nothing: the folders and files this invocation created are removed (src/runs/created.py)."""
     # Here too: a sweep's worker processes inherit this environment, and one that imports src.run reads it
     # as the user's own.
     plain_cuda_check(_nvml_check_given)
+    forget()  # an earlier invocation in this process (the tests run many) noted its own folders
+    try:
+        hydra_entry()
+    except SystemExit as exc:
+        if exc.code == BAD_INPUT_EXIT:
+            remove_created()
+        raise
+    except (HydraException, OmegaConfBaseException):  # HYDRA_FULL_ERROR=1: the traceback, still bad input
+        remove_created()
+        raise
+
+
+def hydra_entry() -> None:
+    """Hydra's errors as one line and exit 2 (or, with HYDRA_FULL_ERROR=1, as Hydra raises them)."""
     if os.environ.get("HYDRA_FULL_ERROR") == "1":
         hydra_main()
         return
@@ -212,7 +275,7 @@ def main() -> None:
     try:
         hydra_main()
     except (HydraException, OmegaConfBaseException) as exc:
-        print(f"error: {hydra_error_line(exc)}", file=sys.stderr)
+        print(f"error: {hydra_error_line(exc, sys.argv[1:])}", file=sys.stderr)
         sys.exit(BAD_INPUT_EXIT)
     except KeyboardInterrupt:
         print("interrupted: Ctrl-C before training started; nothing to resume", file=sys.stderr)

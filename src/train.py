@@ -18,7 +18,7 @@ from src.cli.preflight import check_built, check_settings
 from src.cli.resolvers import build
 from src.data.base import SSLDataModule
 from src.metrics.divergence import Diverged
-from src.metrics.monitor import CollapseMonitor, namespaced
+from src.metrics.monitor import CollapseMonitor, measurement_interval, namespaced
 from src.runs.atomic import write_json_atomic
 from src.runs.checkpointing import (
     SIGNAL_EXIT,
@@ -39,6 +39,12 @@ from src.runs.wandb_mirror import start_mirror
 from src.ssl_module import SSLModule
 
 
+def step_batch(cfg: DictConfig, datamodule: SSLDataModule) -> int:
+    """The samples per optimizer step, which a learning rate stated for a batch follows
+    (src/mechanisms/optim.py)."""
+    return datamodule.batch_size * cfg.trainer.accumulate_grad_batches
+
+
 def build_module(cfg: DictConfig, datamodule: SSLDataModule) -> SSLModule:
     model = cfg.model
     return SSLModule(
@@ -50,7 +56,7 @@ def build_module(cfg: DictConfig, datamodule: SSLDataModule) -> SSLModule:
         predictor_side=model.predictor.side,
         target=build(model.target),
         objective=build(model.loss),
-        optimizer=build(cfg.optimizer),
+        optimizer=build(cfg.optimizer, step_batch=step_batch(cfg, datamodule)),
         channels_last=model.channels_last,
         compile=model.compile,
         predictor_trained=model.predictor.trained,
@@ -172,7 +178,9 @@ def _train(cfg: DictConfig, run_dir: Path, faults: PhaseFaults, monitor: Collaps
         callbacks=[
             monitor,
             guard,
-            *fault_injection(cfg.debug, faults, cfg.metrics.every_n_steps),
+            *fault_injection(
+                cfg.debug, faults, measurement_interval(cfg.metrics.every_n_steps, cfg.trainer.max_steps)
+            ),
             checkpoints,
             *progress_bar(cfg.trainer),
         ],

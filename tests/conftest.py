@@ -37,8 +37,8 @@ TINY = [
 # the CLI in process; every other test is `unit`.
 MODULE_FILES = {
     "test_bad_inputs.py", "test_config.py", "test_ddp.py", "test_experiments.py", "test_module.py",
-    "test_optimizer_and_target_state.py", "test_reproducible.py", "test_resume.py", "test_sweep_faults.py",
-    "test_train.py",
+    "test_optimizer_and_target_state.py", "test_refused_input_leaves_nothing.py", "test_reproducible.py",
+    "test_resume.py", "test_sweep_faults.py", "test_train.py",
 }  # fmt: skip
 
 

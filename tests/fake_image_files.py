@@ -1,6 +1,7 @@
 """Tiny data sets written in each format's exact on-disk layout, for loading through torchvision's real
 classes without a download. torchvision checks each file's published MD5 sum; ``accept_files`` points
-those sums at the fake files (the loading code stays torchvision's own)."""
+those sums at the fake files (the loading code stays torchvision's own), as a test of the verified path;
+a user's small copy is read with ``data.loader.verify=false`` instead."""
 
 import pickle
 from pathlib import Path

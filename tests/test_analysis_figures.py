@@ -1,5 +1,6 @@
 """Figures: the numbers they draw (bands over seeds, normalised spectra), which ones a study gets, and how
-many rows stay legible (identical rows drawn once, facets by mechanism family)."""
+many rows stay legible (identical rows drawn once, facets by mechanism family; that nothing covers a
+panel: tests/test_figure_layout.py)."""
 
 import pandas as pd
 import pytest
@@ -183,12 +184,19 @@ def test_facets_only_above_the_line_limit_with_the_baseline_in_each_and_merged_l
 def test_a_study_of_many_rows_gets_faceted_figures(tmp_path):
     runs = family_runs()
     steps = curves({row: [i, i + 1] for i, row in enumerate(runs["row"])})
-    spectra = pd.DataFrame(
-        [(f"{r}/seed0", r, 0, st, rep, i, s) for r in runs["row"] for st in ("final", "reference")
-         for rep in ("h", "z") for i, s in enumerate([2.0, 1.0])],
-        columns=["run", "row", "seed", "stage", "representation", "index", "sigma"],
-    )  # fmt: skip
-    written = write_figures(runs, steps, spectra, tmp_path, "byol")
+    written = write_figures(runs, steps, study_spectra(runs["row"]), tmp_path, "byol")
     assert {"dynamics", "spectra"} <= set(written)
     for path in written.values():
         assert path.read_bytes()[:8] == PNG
+
+
+def study_spectra(rows) -> pd.DataFrame:
+    """One seed of every row: final and random-init spectra of h and z, 16 values, each row's its own."""
+    records = [
+        (f"{row}/seed0", row, 0, stage, rep, index, (i + 1) / (index + 1))
+        for i, row in enumerate(rows)
+        for stage in ("final", "reference")
+        for rep in ("h", "z")
+        for index in range(16)
+    ]
+    return pd.DataFrame(records, columns=["run", "row", "seed", "stage", "representation", "index", "sigma"])

@@ -1,6 +1,7 @@
-"""`python -m src.analysis.report <study_dir>` on the folders a real study can leave: empty, only
-unfinished runs, a truncated summary or a corrupt metrics.csv, runs of unlike configs under one name.
-It says in one line what it found, writes what it can, and never ends with a traceback."""
+"""`python -m src.analysis.report FOLDER…` on the folders a real study or sweep can leave: empty, only
+unfinished runs, a truncated summary or a corrupt metrics.csv, runs of unlike configs under one name, a
+multirun sweep's folder of runs labelled with their setting, several folders at once. It says in one line
+what it found, writes what it can, and never ends with a traceback."""
 
 import json
 
@@ -52,10 +53,15 @@ def written(study_dir) -> set[str]:
     }
 
 
-def test_no_runs_folder_is_one_line_exit_2_and_nothing_written(tmp_path, capsys):
+def test_a_folder_without_runs_is_one_line_exit_2_and_nothing_written(tmp_path, capsys):
     code, out, err = report(tmp_path, capsys)
-    assert (code, out, err) == (2, [], [f"no runs folder at {tmp_path / 'runs'}: no report written"])
+    line = f"found 0 finished, 0 unfinished, 0 unreadable in {tmp_path}: no finished run, no report written into {tmp_path}"
+    assert (code, out, err) == (2, [line], [])
     assert list(tmp_path.iterdir()) == []
+    code, out, err = report(tmp_path / "absent", capsys)
+    assert (code, out) == (2, []) and err == [
+        f"error: {tmp_path / 'absent'} is not a folder: give a study, sweep or run folder"
+    ]
 
 
 def test_an_empty_runs_folder_says_so_and_writes_nothing(tmp_path, capsys):
@@ -63,8 +69,8 @@ def test_an_empty_runs_folder_says_so_and_writes_nothing(tmp_path, capsys):
     code, out, _ = report(tmp_path, capsys)
     assert code == 2
     assert out == [
-        f"found 0 finished, 0 unfinished, 0 unreadable in {tmp_path / 'runs'}",
-        f"no finished run: no report written into {tmp_path}",
+        f"found 0 finished, 0 unfinished, 0 unreadable in {tmp_path / 'runs'}: no finished run, no report "
+        f"written into {tmp_path}"
     ]
     assert written(tmp_path) == set()
 
@@ -75,7 +81,9 @@ def test_only_unfinished_runs_leave_the_committed_results_as_they_are(tmp_path, 
     (tmp_path / "table.md").write_text("the committed table\n")
     code, out, _ = report(tmp_path, capsys)
     assert code == 2
-    assert out[0] == f"found 0 finished, 2 unfinished, 0 unreadable in {tmp_path / 'runs'}"
+    assert out[0].startswith(
+        f"found 0 finished, 2 unfinished, 0 unreadable in {tmp_path / 'runs'}: no finished"
+    )
     assert (tmp_path / "table.md").read_text() == "the committed table\n"
     assert written(tmp_path) == {"table.md"}
 
@@ -119,3 +127,57 @@ def test_the_title_names_every_study_the_runs_came_from(tmp_path, capsys):
     code, out, _ = report(tmp_path, capsys)
     assert code == 0 and "warning: runs of 2 studies in one folder: alpha, beta" in out
     assert (tmp_path / "claims.md").read_text().startswith("# Claims report: alpha + beta")
+
+
+def write_sweep(sweep_dir, setting: str, rows=("byol", "no_stopgrad"), seeds=(0, 1)) -> None:
+    """A multirun sweep's folder as Hydra leaves it: ``<n>_<label>_seed<s>/`` per job, labels with the
+    setting (src/runs/naming.py)."""
+    for n, (row, seed) in enumerate((r, s) for r in rows for s in seeds):
+        label = f"{row}+{setting}" if setting else row
+        summary = finished(label, seed, 0.3 if row == "no_stopgrad" else 0.6 + 0.01 * seed)
+        if row == "no_stopgrad":
+            summary["verdict"] = "complete_collapse"
+        run_dir = sweep_dir / f"{n}_{label}_seed{seed}"
+        run_dir.mkdir(parents=True)
+        (run_dir / "summary.json").write_text(json.dumps(summary))
+
+
+def test_a_sweep_folder_is_reported_and_its_claims_are_judged_under_its_setting(tmp_path, capsys):
+    sweep = tmp_path / "multirun" / "2026-12-06_10-00-00"
+    write_sweep(sweep, "trainer.max_steps=150")
+    code, out, _ = report(sweep, capsys)
+    assert code == 0 and out[0] == f"found 4 finished, 0 unfinished, 0 unreadable in {sweep}"
+    table = pd.read_csv(sweep / "table.csv", index_col="row")
+    assert sorted(table.index) == ["byol+trainer.max_steps=150", "no_stopgrad+trainer.max_steps=150"]
+    delta = [c for c in table.columns if c.startswith("Δ")]
+    assert delta == ["Δ probe/linear_acc vs byol+trainer.max_steps=150"]  # the baseline, found by its row
+    assert table.loc["no_stopgrad+trainer.max_steps=150", delta[0]] == pytest.approx(-0.305)
+    claims = (sweep / "claims.md").read_text()
+    # seed-1 (two networks trained only to agree collapse) rests on no_stopgrad alone: judged, under the sweep's setting
+    assert "| seed-1 | **holds** | no_stopgrad | `trainer.max_steps=150` |" in claims
+    assert "### seed-1: holds (under `trainer.max_steps=150`)" in claims
+    assert "python -m src.analysis.report " + str(sweep) in claims
+    assert "PROVENANCE" not in claims  # a sweep has none: the report links none
+    not_tested = claims.split("## Not tested in this study")[1].split("##")[0].strip().splitlines()
+    assert all(line.startswith("- needs rows ") for line in not_tested)  # grouped: one line per reason
+    assert len(not_tested) == len({line.split(":")[0] for line in not_tested})
+
+
+def test_rows_under_different_settings_are_judged_apart_and_never_compared(tmp_path, capsys):
+    write_sweep(tmp_path / "a", "trainer.max_steps=150", rows=("byol_negatives",))
+    write_sweep(tmp_path / "b", "", rows=("byol",))
+    code, _, err = report(tmp_path / "a", capsys, "--out", str(tmp_path / "r"))
+    assert code == 0, err
+    assert report(tmp_path / "a", capsys)[0] == 0  # one folder: the report beside its runs
+    code = main([str(tmp_path / "a"), str(tmp_path / "b")])
+    assert code == 2 and "--out is needed with 2 folders" in capsys.readouterr().err
+    code = main([str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "both")])
+    capsys.readouterr()
+    assert code == 0
+    claims = (tmp_path / "both" / "claims.md").read_text()
+    assert "`trainer.max_steps=150` (2 runs)" in claims and "the defaults (2 runs)" in claims
+    # byol ran under the defaults, byol_negatives under 150 steps: the claim comparing them is judged nowhere
+    assert (
+        "- its rows byol_negatives, byol ran under different settings: byol-5b-negatives-unneeded" in claims
+    )
+    assert f"--out {tmp_path / 'both'}" in claims

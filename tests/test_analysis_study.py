@@ -264,17 +264,27 @@ def test_the_report_on_a_half_written_study_names_what_it_could_not_read(broken)
     assert table["unfinished"].to_dict() == {"byol": 1, "no_predictor": 0, "random_target": 1}
 
 
-@pytest.mark.parametrize("case", ["broken", "empty"])
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
-def test_notebooks_say_what_they_found_on_a_broken_or_empty_study(broken, tmp_path, notebook, case):
-    study_dir = broken if case == "broken" else tmp_path / "empty"
+def test_notebooks_say_what_they_found_on_a_broken_study(broken, tmp_path, notebook):
     out = tmp_path / notebook
     papermill.execute_notebook(
-        str(ROOT / "analysis" / notebook), str(out), parameters={"study_dir": str(study_dir)},
+        str(ROOT / "analysis" / notebook), str(out), parameters={"study_dir": str(broken)},
         kernel_name="python3", cwd=str(ROOT), progress_bar=False,
     )  # fmt: skip
     outputs = [o for c in json.loads(out.read_text())["cells"] for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     printed = "".join("".join(o.get("text", "")) for o in outputs if o.get("name") == "stdout")
-    expected = "found 4 finished, 1 unfinished, 2 unreadable" if case == "broken" else "found 0 finished"
-    assert expected in printed
+    assert "found 4 finished, 1 unfinished, 2 unreadable" in printed
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_a_notebook_on_a_folder_without_a_finished_run_stops_with_one_line(tmp_path, notebook):
+    (tmp_path / "empty").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "papermill", str(ROOT / "analysis" / notebook), str(tmp_path / notebook),
+         "-p", "study_dir", str(tmp_path / "empty"), "--cwd", str(ROOT), "--no-progress-bar"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode != 0
+    line = f"NothingToAnalyse: found 0 finished, 0 unfinished, 0 unreadable in {tmp_path / 'empty'}: no finished run to analyse"
+    assert line in done.stderr

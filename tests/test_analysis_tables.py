@@ -11,6 +11,7 @@ from src.analysis.render.tables import (
     TABLE_METRICS,
     ablation_table,
     delta_column,
+    margins_markdown,
     table_markdown,
     write_table,
 )
@@ -122,9 +123,30 @@ def test_identical_rows_are_found_from_the_data_and_named_in_the_table():
     assert "byol_twin" in table_markdown(table)
 
 
-def test_margins_are_averaged_over_seeds_and_shown():
-    frame = runs_frame().assign(**{"margin/z_std_sqrt_d": [2.0, 4.0, 6.0, -3.0, -1.0, 1.0, 1.0, 1.0]})
-    table = ablation_table(frame)
-    assert table.loc["byol", "margin/z_std_sqrt_d mean"] == pytest.approx(4.0)
-    assert table.loc["byol", "margin/z_std_sqrt_d std"] == pytest.approx(2.0)
-    assert "m z_std_sqrt_d" in table_markdown(table) and "4.0 ± 2.0" in table_markdown(table)
+def test_margins_are_averaged_over_seeds_and_shown_in_their_own_table_named_by_reading():
+    margins = {  # 8 runs: byol's 3 seeds first
+        "margin/z_energy_decades": [2.0, 4.0, 6.0, -3.0, -1.0, 1.0, 1.0, 1.0],
+        "margin/h_probe_gain_se": [1.0] * 8,
+        "margin/p_energy_decades": [0.5] * 8,
+        "margin/z_cos_gap_centred": [0.0] * 8,  # a reading of an earlier rule: kept under its own name
+    }
+    table = ablation_table(runs_frame().assign(**margins))
+    assert table.loc["byol", "margin/z_energy_decades mean"] == pytest.approx(4.0)
+    assert table.loc["byol", "margin/z_energy_decades std"] == pytest.approx(2.0)
+    results, shown = table_markdown(table), margins_markdown(table)
+    assert "margin" not in results and "energy" not in results and "4.0 ± 2.0" not in results
+    header = [cell.strip() for cell in shown.splitlines()[0].strip("|").split("|")]
+    assert header == ["row", "z energy", "p energy", "h probe gain", "z cos gap centred"]  # the rule's order
+    assert "| byol " in shown and "4.0 ± 2.0" in shown
+    assert margins_markdown(ablation_table(runs_frame())) == ""  # runs that stored no margins
+
+
+def test_table_md_holds_the_results_then_the_margins_and_the_csv_every_column(tmp_path):
+    table = ablation_table(runs_frame().assign(**{"margin/z_energy_decades": 1.0}))
+    md, csv = write_table(table, tmp_path)
+    results, margins = md.read_text().split("\n## Margins\n")
+    assert results.strip() == table_markdown(table)
+    assert margins.strip().endswith(margins_markdown(table))
+    assert list(pd.read_csv(csv, index_col="row").columns) == list(table.columns)
+    write_table(ablation_table(runs_frame()), tmp_path)
+    assert "Margins" not in md.read_text()  # no margins stored, no section

@@ -1,7 +1,8 @@
 """Experiment recipes (conf/experiment/): each cites its source, composes with every ablation row in either
-order, and the CIFAR-10 recipe trains for real (tiny, on fake CIFAR files, with channels_last). The
-recipes' execution options leave the maths unchanged: the loss is float32 under bf16 autocast, and
-channels_last computes what the default layout computes."""
+order, and the CIFAR-10 recipe trains for real (tiny, with channels_last) on a small copy of CIFAR-10 in
+its real format, as a user tries a recipe (data.loader.verify=false; refused without it). Each recipe's
+learning rate follows the batch. The recipes' execution options leave the maths unchanged: the loss is
+float32 under bf16 autocast, and channels_last computes what the default layout computes."""
 
 import functools
 import inspect
@@ -11,13 +12,13 @@ import pytest
 import torch
 from hydra.utils import get_method
 from omegaconf import OmegaConf
-from torchvision import datasets
 
 from src.cli.resolvers import build
+from src.core.errors import DataError
 from src.mechanisms.losses import Objective
 from src.train import build_module, train
 from tests.conftest import CONF, ROWS, TINY, compose_config
-from tests.fake_image_files import accept_files, write_cifar10
+from tests.fake_image_files import write_cifar10
 from tests.test_config import declared_prefixes, flat
 
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
@@ -60,6 +61,9 @@ def test_every_row_composes_with_the_recipe_and_wins_its_keys(experiment):
     base = flat(recipe)
     for row in ROWS:
         cfg = compose_config([f"+experiment={experiment}", f"+ablation={row}", *ROOT_OVERRIDE])
+        # The recipe names the label's front (src/runs/naming.py); read now: the label resolves against the
+        # Hydra config of the last composition.
+        assert cfg.row == f"{experiment}/{row}"
         variant = flat(cfg)
         changed = {
             k for k in base.keys() | variant.keys() if base.get(k, "<absent>") != variant.get(k, "<absent>")
@@ -75,7 +79,6 @@ def test_every_row_composes_with_the_recipe_and_wins_its_keys(experiment):
             if key in alone:
                 assert variant[key] == alone[key], (experiment, row, key)
         assert not unknown_constructor_arguments(cfg.model), (experiment, row)
-        assert cfg.row == row
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
@@ -105,15 +108,32 @@ CIFAR_SMOKE = [
 
 
 @pytest.mark.slow
-def test_cifar10_recipe_trains_on_fake_cifar_files(tmp_path, monkeypatch):
-    write_cifar10(tmp_path / "data", per_batch=2, num_test=4)  # 10 train and 4 test images
-    accept_files(monkeypatch, tmp_path / "data", datasets.CIFAR10)
-    cfg = compose_config(["+experiment=cifar10", f"data.root={tmp_path / 'data'}", *CIFAR_SMOKE], tmp_path)
+def test_cifar10_recipe_trains_on_a_small_copy_only_with_verification_off(tmp_path):
+    write_cifar10(tmp_path / "data", per_batch=2, num_test=4)  # 10 train and 4 test images, not the published
+    recipe = ["+experiment=cifar10", f"data.root={tmp_path / 'data'}", *CIFAR_SMOKE]
+    with pytest.raises(DataError, match="is corrupt"):
+        train(compose_config(recipe, tmp_path), tmp_path / "refused")
+    assert not (tmp_path / "refused" / "summary.json").exists()
+    cfg = compose_config([*recipe, "data.loader.verify=false"], tmp_path)
     assert cfg.model.channels_last and cfg.model.backbone.cifar_stem and cfg.optimizer.lr == 1.0
     summary = train(cfg, tmp_path / "run")
     on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert on_disk["status"] == summary["status"] == "finished" and on_disk["steps"] == 2
     assert on_disk["choices"]["experiment"] == "cifar10" and on_disk["verdict"] is not None
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_each_recipe_scales_its_learning_rate_with_the_batch(experiment):
+    # The rate is stated for the recipe's own batch; at 16 samples × 2 accumulated steps it is scaled by 32/B.
+    small = [f"+experiment={experiment}", *ROOT_OVERRIDE, "model.projector.hidden_dim=32"]
+    recipe = compose_config(small)
+    stated, batch = recipe.optimizer.lr, recipe.optimizer.lr_reference_batch
+    assert batch == recipe.data.batch_size  # the recipe's own run keeps its published rate
+    cfg = compose_config([*small, "data.batch_size=16", "trainer.accumulate_grad_batches=2"])
+    optimizer, _ = build_module(cfg, build(cfg.data)).make_optimizer(
+        parts={"x": torch.nn.Linear(2, 2)}, total_steps=4
+    )
+    assert {g["initial_lr"] for g in optimizer.param_groups} == {stated * 32 / batch}  # before warm-up
 
 
 def test_loss_is_float32_under_bf16_autocast():

@@ -22,7 +22,7 @@ from tests.fake_image_files import (
 def test_cifar10_pixels_labels_and_splits(tmp_path, monkeypatch):
     written = write_cifar10(tmp_path)
     accept_files(monkeypatch, tmp_path, datasets.CIFAR10)
-    splits = load_cifar10(str(tmp_path), download=False)
+    splits = load_cifar10(str(tmp_path), download=False, verify=True)
     assert splits.train_x.dtype == torch.uint8 and splits.train_x.shape == (20, 3, 32, 32)
     assert torch.equal(splits.train_x, torch.from_numpy(written["train"]))  # (N, C, H, W), channels in order
     assert torch.equal(splits.test_x, torch.from_numpy(written["test"]))
@@ -36,7 +36,7 @@ def test_cifar10_pixels_labels_and_splits(tmp_path, monkeypatch):
 def test_cifar100_reads_fine_labels(tmp_path, monkeypatch):
     written = write_cifar100(tmp_path)
     accept_files(monkeypatch, tmp_path, datasets.CIFAR100)
-    splits = load_cifar100(str(tmp_path), download=False)
+    splits = load_cifar100(str(tmp_path), download=False, verify=True)
     assert torch.equal(splits.train_x, torch.from_numpy(written["train"]))
     assert splits.train_y.tolist() == written["train_y"].tolist()
     assert splits.test_y.tolist() == written["test_y"].tolist()
@@ -46,21 +46,21 @@ def test_cifar100_reads_fine_labels(tmp_path, monkeypatch):
 def test_stl10_column_major_pixels_and_unlabeled_pretraining(tmp_path, monkeypatch):
     written = write_stl10(tmp_path)
     accept_files(monkeypatch, tmp_path, datasets.STL10)
-    splits = load_stl10(str(tmp_path), download=False, pretrain_split="unlabeled")
+    splits = load_stl10(str(tmp_path), download=False, pretrain_split="unlabeled", verify=True)
     assert torch.equal(splits.pretrain_x, torch.from_numpy(written["unlabeled"]))
     assert splits.pretrain_y.tolist() == [UNLABELED] * 4
     assert torch.equal(splits.train_x, torch.from_numpy(written["train"]))
     assert torch.equal(splits.test_x, torch.from_numpy(written["test"]))
     assert splits.train_y.tolist() == written["train_y"].tolist()  # 1-based on disk, 0-based here
     assert splits.test_y.tolist() == written["test_y"].tolist()
-    both = load_stl10(str(tmp_path), download=False, pretrain_split="train+unlabeled")
+    both = load_stl10(str(tmp_path), download=False, pretrain_split="train+unlabeled", verify=True)
     assert both.pretrain_x.shape == (7, 3, 96, 96)
     assert both.pretrain_y.tolist() == [*written["train_y"].tolist(), *[UNLABELED] * 4]
 
 
 def test_stl10_refuses_an_unknown_pretrain_split(tmp_path):
     with pytest.raises(ConfigError, match=r"data\.loader\.pretrain_split"):
-        load_stl10(str(tmp_path), download=False, pretrain_split="test")
+        load_stl10(str(tmp_path), download=False, pretrain_split="test", verify=True)
 
 
 def test_image_folder_resizes_once_and_labels_by_folder(tmp_path):
@@ -81,7 +81,7 @@ def test_missing_cifar_names_the_folder_and_the_download_switch(tmp_path):
     with pytest.raises(
         DataError, match=r"no CIFAR-10 files \(cifar-10-batches-py/data_batch_1.*data\.download=true"
     ):
-        load_cifar10(str(tmp_path), download=False)
+        load_cifar10(str(tmp_path), download=False, verify=True)
 
 
 @pytest.mark.parametrize(
@@ -90,20 +90,25 @@ def test_missing_cifar_names_the_folder_and_the_download_switch(tmp_path):
         (
             write_cifar10,
             datasets.CIFAR10,
-            lambda root: load_cifar10(root, False),
+            lambda root: load_cifar10(root, False, True),
             "cifar-10-batches-py/data_batch_3",
         ),
         (
             write_cifar10,
             datasets.CIFAR10,
-            lambda root: load_cifar10(root, False),
+            lambda root: load_cifar10(root, False, True),
             "cifar-10-batches-py/batches.meta",
         ),
-        (write_cifar100, datasets.CIFAR100, lambda root: load_cifar100(root, False), "cifar-100-python/test"),
+        (
+            write_cifar100,
+            datasets.CIFAR100,
+            lambda root: load_cifar100(root, False, True),
+            "cifar-100-python/test",
+        ),
         (
             write_stl10,
             datasets.STL10,
-            lambda root: load_stl10(root, False, "unlabeled"),
+            lambda root: load_stl10(root, False, "unlabeled", True),
             "stl10_binary/test_X.bin",
         ),
     ],
@@ -121,7 +126,7 @@ def test_a_missing_stl10_file_is_named(tmp_path, monkeypatch):
     write_stl10(tmp_path)
     (tmp_path / "stl10_binary" / "unlabeled_X.bin").unlink()
     with pytest.raises(DataError, match=r"no STL-10 files \(stl10_binary/unlabeled_X\.bin is missing"):
-        load_stl10(str(tmp_path), download=False, pretrain_split="unlabeled")
+        load_stl10(str(tmp_path), download=False, pretrain_split="unlabeled", verify=True)
 
 
 def test_an_unreadable_image_is_named(tmp_path):
@@ -156,3 +161,42 @@ def test_image_folder_splits_need_the_same_classes(tmp_path):
 def test_image_folder_cannot_download(tmp_path):
     with pytest.raises(ConfigError, match=r"data\.download=true is not possible"):
         load_image_folder(str(tmp_path), True, image_size=8, train_dir="train", test_dir="val", num_threads=1)
+
+
+# data.loader.verify: each loader with the switch as its argument.
+LOADERS = {
+    "CIFAR-10": (write_cifar10, lambda root, verify: load_cifar10(root, False, verify)),
+    "CIFAR-100": (write_cifar100, lambda root, verify: load_cifar100(root, False, verify)),
+    "STL-10": (write_stl10, lambda root, verify: load_stl10(root, False, "unlabeled", verify)),
+}
+
+
+@pytest.mark.parametrize("name", LOADERS)
+def test_a_copy_that_is_not_the_published_one_is_read_only_without_verification(tmp_path, name):
+    write, load = LOADERS[name]
+    written = write(tmp_path)  # the real on-disk format, bytes other than the published files'
+    with pytest.raises(DataError, match=r"is corrupt \(its MD5 sum .*data\.loader\.verify=false reads"):
+        load(str(tmp_path), True)
+    splits = load(str(tmp_path), False)
+    assert torch.equal(splits.test_x, torch.from_numpy(written["test"]))
+    assert splits.test_y.tolist() == written["test_y"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("name", "broken"),
+    [("CIFAR-10", "cifar-10-batches-py/data_batch_2"), ("STL-10", "stl10_binary/test_X.bin")],
+)
+def test_without_verification_the_format_is_still_checked(tmp_path, name, broken):
+    write, load = LOADERS[name]
+    write(tmp_path)
+    path = tmp_path / broken
+    path.write_bytes(path.read_bytes()[:-7])  # truncated, as by an interrupted copy
+    with pytest.raises(
+        DataError, match=f"{name}: torchvision could not read {re.escape(str(path.parent))}: "
+    ):
+        load(str(tmp_path), False)
+
+
+def test_the_verification_switch_is_true_or_false(tmp_path):
+    with pytest.raises(ConfigError, match=r"data\.loader\.verify must be true or false, got 'no'"):
+        load_cifar10(str(tmp_path), False, "no")

@@ -134,7 +134,8 @@ def test_fixed_predictor_rate_is_not_scheduled():
     parts = {"encoder": nn.Linear(3, 3), "predictor": nn.Linear(3, 3)}
     optimizer, scheduler = build_optimizer(
         torch.optim.SGD, parts, lr=0.1, weight_decay=0.0, exclude_bias_and_norm=True, warmup_fraction=0.0,
-        schedule="cosine", predictor_lr="fixed", predictor_lr_scale=1.0, total_steps=10,
+        schedule="cosine", predictor_lr="fixed", predictor_lr_scale=1.0, total_steps=10, step_batch=64,
+        lr_reference_batch=None,
     )  # fmt: skip
     for _ in range(5):
         optimizer.step()
@@ -148,7 +149,7 @@ def test_predictor_weight_decay_is_its_own_setting():
     parts = {"encoder": nn.Linear(3, 3), "predictor": nn.Linear(3, 3)}
     common = dict(
         lr=0.1, weight_decay=0.01, exclude_bias_and_norm=True, warmup_fraction=0.0, schedule="cosine",
-        predictor_lr="same", predictor_lr_scale=1.0, total_steps=10,
+        predictor_lr="same", predictor_lr_scale=1.0, total_steps=10, step_batch=64, lr_reference_batch=None,
     )  # fmt: skip
     decays = {
         g["name"]: g["weight_decay"]
@@ -160,6 +161,29 @@ def test_predictor_weight_decay_is_its_own_setting():
     assert decays["predictor"] == 0.0 and decays["encoder"] == 0.01
     with pytest.raises(ConfigError, match=r"optimizer\.predictor_weight_decay"):
         build_optimizer(torch.optim.SGD, parts, **common, predictor_weight_decay=-1.0)
+
+
+def test_the_learning_rate_follows_the_batch_only_when_stated_for_one():
+    parts = {"encoder": nn.Linear(3, 3), "predictor": nn.Linear(3, 3)}
+    common = dict(
+        lr=0.3, weight_decay=0.0, exclude_bias_and_norm=True, warmup_fraction=0.0, schedule="constant",
+        predictor_lr="scaled", predictor_lr_scale=10.0, total_steps=10,
+    )  # fmt: skip
+
+    def rates(**batch) -> dict[str, float]:
+        return {
+            g["name"]: g["lr"]
+            for g in build_optimizer(torch.optim.SGD, parts, **common, **batch)[0].param_groups
+        }
+
+    as_written = {"encoder": 0.3, "encoder/no_decay": 0.3, "predictor": 3.0, "predictor/no_decay": 3.0}
+    assert rates(step_batch=48, lr_reference_batch=None) == pytest.approx(as_written)
+    # Stated for 256 samples, run at 48: every rate × 48/256, the predictor's own scale kept.
+    assert rates(step_batch=48, lr_reference_batch=256) == pytest.approx(
+        {k: v * 0.1875 for k, v in as_written.items()}
+    )
+    with pytest.raises(ConfigError, match=r"optimizer\.lr_reference_batch must be an integer ≥ 1, got 0"):
+        rates(step_batch=48, lr_reference_batch=0)
 
 
 def test_ensemble_members_are_built_from_the_member_config():

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from src.analysis.render.predictor_figures import plot_predictor_dynamics
+from src.analysis.render.predictor_figures import plot_predictor_dynamics, predictor_figure
 from src.metrics.predictor import (
     asymmetry,
     eigenvector_alignment,
@@ -103,13 +103,19 @@ def test_no_predictor_means_no_predictor_metrics(tiny_config, tmp_path):
 
 def test_the_figure_plots_eigenvalues_and_alignment_per_row(tmp_path):
     rows = []
-    for row in ("directpred", "linear_predictor"):
+    for r, row in enumerate(("directpred", "linear_predictor", "no_ema", "simsiam")):
         for seed in (0, 1):
             for step in (0, 100, 200):
-                for metric, value in (("predictor/eig0", 1 + step / 100), ("predictor/eig1", 0.5),
+                for metric, value in (("predictor/eig0", 1 + step / 100 + min(r, 2)), ("predictor/eig1", 0.5),
                                       ("predictor/alignment", step / 400), ("collapse/z_std", 0.1)):  # fmt: skip
                     rows.append({"run": f"{row}-{seed}", "row": row, "seed": seed, "step": step,
                                  "metric": metric, "value": value})  # fmt: skip
+    fig = predictor_figure(pd.DataFrame(rows), "directpred")
+    eig, alignment = fig.axes
+    # One line per row and eigenvalue, one per row of alignment; rows with equal numbers drawn once.
+    assert len(eig.get_lines()) == 2 * 3 and len(alignment.get_lines()) == 3
+    entries = [text.get_text() for text in fig.legends[0].get_texts()]
+    assert entries == ["directpred", "linear_predictor", "no_ema = simsiam"]
     path = plot_predictor_dynamics(pd.DataFrame(rows), tmp_path / "predictor.png")
-    assert path.exists() and path.stat().st_size > 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert plot_predictor_dynamics(pd.DataFrame(rows[-1:]), tmp_path / "none.png") is None

@@ -18,6 +18,7 @@ from src.analysis.judge.conditions import (
     reading,
     robustness_frame,
 )
+from src.analysis.judge.settings import DEFAULTS, Judged
 from src.analysis.load.runs import StudyRuns
 from src.analysis.render.robustness_markdown import robustness_markdown
 from tests.conftest import CONF, ROOT, ROWS, compose_config
@@ -96,7 +97,11 @@ def test_the_setting_is_read_from_the_configs_a_choice_by_its_name():
 def condition(name: str, steps: int, rows: dict, claims: tuple[Claim, ...]) -> Condition:
     frame = runs(name, steps, rows)
     empty = pd.DataFrame()
-    return Condition(name, StudyRuns(frame, empty, empty, empty), tuple(evaluate_all(claims, frame)))
+    return Condition(
+        name,
+        StudyRuns(frame, empty, empty, empty),
+        Judged(DEFAULTS, frame, tuple(evaluate_all(claims, frame))),
+    )
 
 
 def test_frame_and_section_carry_each_verdict_its_numbers_and_the_reading():
@@ -188,7 +193,11 @@ def test_a_condition_that_sets_a_rows_own_key_is_not_read_for_its_claims():
         frame = runs(name, 300, {"byol": seeds, "fixed_predictor_lr": [(a + 0.01, v) for a, v in seeds]})
         frame["cfg.optimizer.predictor_lr"] = frame["row"].map(policies)
         empty = pd.DataFrame()
-        return Condition(name, StudyRuns(frame, empty, empty, empty), tuple(evaluate_all(claims, frame)))
+        return Condition(
+            name,
+            StudyRuns(frame, empty, empty, empty),
+            Judged(DEFAULTS, frame, tuple(evaluate_all(claims, frame))),
+        )
 
     conditions = [
         lr("default", {"byol": "same", "fixed_predictor_lr": "fixed"}),

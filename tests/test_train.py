@@ -11,6 +11,7 @@ import pytest
 
 from src.mechanisms.ema import cosine_tau
 from src.metrics.verdict import VERDICTS
+from src.run import format_summary
 from src.train import train
 from tests.conftest import ROOT, ROWS, TINY
 
@@ -66,6 +67,14 @@ def test_frozen_target_is_bit_identical_after_training(tiny_config, tmp_path):
         assert torch.equal(state[f"target.{name}"], value), name
 
 
+def test_the_summary_says_how_to_upload_an_offline_wandb_run_and_nothing_without_one(tiny_config, tmp_path):
+    summary = train(tiny_config(), tmp_path)  # logger=csv: no wandb folder
+    assert "wandb" not in format_summary(summary)
+    offline = tmp_path / "wandb" / "offline-run-20260101_000000-abc123"  # the folder wandb writes offline
+    offline.mkdir(parents=True)
+    assert f"offline; upload with: wandb sync {offline}\n" in format_summary(summary)
+
+
 @pytest.mark.slow  # a fresh interpreter (about 10 s of imports) and the wandb CLI
 def test_wandb_offline_run_holds_the_same_metrics(tmp_path):
     cfg_overrides = [o for o in TINY if o != "logger=csv"] + ["logger=wandb", f"hydra.run.dir={tmp_path}"]
@@ -76,6 +85,7 @@ def test_wandb_offline_run_holds_the_same_metrics(tmp_path):
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     (run_file,) = tmp_path.glob("wandb/offline-run-*/run-*.wandb")
+    assert f"wandb sync {run_file.parent}\n" in run.stdout  # the summary says how to upload it
     wandb_cli = Path(sys.executable).parent / "wandb"  # the environment running the tests, wherever it is
     out = subprocess.run(
         [str(wandb_cli), "leet", "inspect", "--summary", "--json", str(run_file)],
@@ -108,4 +118,5 @@ def test_wandb_online_without_a_key_or_a_network_warns_once_and_the_run_finishes
     assert len(warnings) == 1 and "mirroring offline instead" in warnings[0], run.stderr[-2000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["status"] == "finished" and (tmp_path / "run" / "metrics.csv").exists()
-    assert list((tmp_path / "run").glob("wandb/offline-run-*/run-*.wandb"))  # the mirror, to sync later
+    (run_file,) = (tmp_path / "run").glob("wandb/offline-run-*/run-*.wandb")  # the mirror, to sync later
+    assert f"wandb sync {run_file.parent}\n" in run.stdout

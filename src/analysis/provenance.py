@@ -22,6 +22,8 @@ import pandas as pd
 from src.runs.atomic import write_json_atomic, write_text_atomic
 from src.runs.record import git_state
 
+PROVENANCE_FILE = "PROVENANCE.md"  # beside a study's runs: every invocation that ran them
+
 
 def cpu_model() -> str:
     try:
@@ -194,6 +196,6 @@ def record_invocation(study_dir: Path, study: str, entry: dict) -> Path:
     entries = json.loads(log.read_text()) if log.exists() else []
     entries.append(entry)
     write_json_atomic(log, entries)
-    path = study_dir / "PROVENANCE.md"
+    path = study_dir / PROVENANCE_FILE
     write_text_atomic(path, render(study, entries))
     return path

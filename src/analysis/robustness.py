@@ -20,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from src.analysis.judge.claim_catalogue import CLAIMS
-from src.analysis.judge.claims import evaluate_all
 from src.analysis.judge.conditions import DEFAULT, Condition, robustness_frame
+from src.analysis.judge.settings import judge_settings
 from src.analysis.load.grouping import BASELINE
 from src.analysis.load.runs import StudyRuns, load_runs
 from src.analysis.render.robustness_markdown import robustness_markdown
@@ -60,14 +60,20 @@ def judge_conditions(study: ConditionStudy, study_dir: Path) -> list[Condition]:
     for name, loaded in study.conditions.items():
         print(f"condition {name}:", end=" ", flush=True)
         if found(loaded, study_dir if name == DEFAULT else study_dir / "conditions" / name):
-            conditions.append(Condition(name, loaded, tuple(evaluate_all(CLAIMS, loaded.runs))))
+            judged = judge_settings(CLAIMS, loaded.runs)
+            if len(judged) > 1:
+                print(f"warning: condition {name}'s runs ran under {len(judged)} settings; read under "
+                      f"{judged[0].setting or 'the defaults'} only", flush=True)  # fmt: skip
+            conditions.append(Condition(name, loaded, judged[0]))
     return sorted(conditions, key=lambda c: (c.name != DEFAULT, c.name))
 
 
 def write_robustness_report(
-    study_dir: Path, study: ConditionStudy, baseline: str = BASELINE
+    study_dir: Path, study: ConditionStudy, baseline: str = BASELINE, provenance: bool | None = None
 ) -> list[tuple[str, Path]] | None:
-    """All of it (module docstring); the written paths by label, None when no condition has a finished run."""
+    """All of it (module docstring); the written paths by label, None when no condition has a finished run.
+    ``provenance``: whether the study folder keeps a PROVENANCE.md (None: whether it holds one already);
+    the conditions' folders keep none."""
     study_dir = Path(study_dir)
     conditions = judge_conditions(study, study_dir)
     if not conditions:
@@ -82,8 +88,9 @@ def write_robustness_report(
         out.mkdir(parents=True, exist_ok=True)
         appendix = section if c.name == DEFAULT else ""  # the default's claims report ends with it
         report = write_report(
-            out, c.loaded, baseline, command=command, results=list(c.results), appendix=appendix
-        )
+            out, c.loaded, baseline, command=command, judged=[c.judged], appendix=appendix,
+            provenance=provenance if c.name == DEFAULT else False,
+        )  # fmt: skip
         if c.name == DEFAULT:
             written.append(("claims", report.claims_md))
     md, csv = study_dir / "robustness.md", study_dir / "robustness.csv"

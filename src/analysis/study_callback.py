@@ -20,6 +20,7 @@ from src.analysis.panel import write_panel_report
 from src.analysis.provenance import LoadSampler, command_line, invocation, record_invocation
 from src.analysis.report import found, write_report
 from src.analysis.robustness import ConditionStudy, load_conditions, write_robustness_report
+from src.runs.sweep_callbacks import every_job_refused, job_records
 
 
 class StudyReport(Callback):
@@ -41,12 +42,14 @@ class StudyReport(Callback):
         """The study's report from its runs; the written paths by label (None: no finished run)."""
         if not found(loaded, study_dir):
             return None
-        report = write_report(study_dir, loaded, self.baseline)
+        report = write_report(study_dir, loaded, self.baseline, provenance=True)  # written next
         return [("table", report.table_md), ("claims", report.claims_md), ("figures", study_dir / "figures")]
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         load = self.load_sampler.stop()  # the runs' load, before the report's own work
         runs_dir = Path(config.hydra.sweep.dir)
+        if every_job_refused(job_records(runs_dir)):
+            return  # bad input: no report, no provenance entry (the sweep's report exits 2 after this)
         study_dir = runs_dir.parent
         loaded = self.load(runs_dir)
         written = self.write(study_dir, loaded)  # None: no finished run
@@ -74,7 +77,7 @@ class RobustnessReport(StudyReport):
         return load_conditions(runs_dir)
 
     def write(self, study_dir: Path, loaded: ConditionStudy) -> list[tuple[str, Path]] | None:
-        return write_robustness_report(study_dir, loaded, self.baseline)
+        return write_robustness_report(study_dir, loaded, self.baseline, provenance=True)
 
 
 class PanelReport(StudyReport):

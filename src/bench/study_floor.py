@@ -13,7 +13,7 @@ from omegaconf import open_dict
 from src.bench.plain_loop import PlainLoop
 from src.cli.compose import compose_config
 from src.core.paths import CONFIG_DIR
-from src.metrics.monitor import measure
+from src.metrics.monitor import measure, measurement_interval
 from src.runs.sweep_callbacks import sweep_jobs
 
 EXTRA = ["logger=csv"]  # what the floor's runs log does not matter: nothing is logged
@@ -41,7 +41,8 @@ def time_run(overrides: tuple[str, ...], warmup: int, steps: int) -> dict:
     """One run of a study in the plain loop: its real budget (steps, measurements) and the cost of one
     step (wall time, clocked after ``warmup`` steps over ``steps``) and of one measurement."""
     cfg = compose_config([*EXTRA, *overrides, "seed=0"])  # the job's overrides name the study
-    max_steps, every = int(cfg.trainer.max_steps), int(cfg.metrics.every_n_steps)
+    max_steps = int(cfg.trainer.max_steps)
+    every = measurement_interval(cfg.metrics.every_n_steps, max_steps)
     with open_dict(cfg):
         # The cost of a step does not depend on the run's length; the clock stops as the last step starts.
         cfg.trainer.max_steps = warmup + steps + 1

@@ -9,13 +9,14 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 import src.cli.resolvers  # noqa: F401  (the `choice`, `row_label` and `folder` resolvers the configs use)
+from src.cli.app import HYDRA_VERSION_BASE
 from src.core.paths import CONFIG_DIR
 
 
 def compose_config(overrides: list[str], run_dir: Path | None = None) -> DictConfig:
     """The composed config, with Hydra's runtime info set (choices, output dir) as inside a real job."""
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=HYDRA_VERSION_BASE):
         cfg = compose("config", overrides=overrides, return_hydra_config=True)
     if run_dir is not None:
         with open_dict(cfg):

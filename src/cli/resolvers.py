@@ -32,10 +32,11 @@ if not OmegaConf.has_resolver("choice"):
 
 def _label(row: str) -> str:
     overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
-    return row_label(row, overrides)
+    return row_label(row, overrides, hydra_choices().get("experiment"))
 
 
-# `${row_label:ROW}`: ROW, plus the overrides that change what the run computes (src/runs/naming.py).
+# `${row_label:ROW}`: ROW, after the recipe if one was chosen and before the overrides that change what the
+# run computes (src/runs/naming.py).
 if not OmegaConf.has_resolver("row_label"):
     OmegaConf.register_new_resolver("row_label", _label)
 # `${folder:${row}}`: a label as one path component.

@@ -4,6 +4,8 @@
 traceback.
 """
 
+BAD_INPUT_EXIT = 2  # the exit code of refused input (src/run.py's module docstring lists them all)
+
 
 class SuiteError(Exception):
     """An error caused by the user's input, reported as one line."""

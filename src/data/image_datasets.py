@@ -3,7 +3,10 @@
 Every loader returns an ``ImageSplits``: images (N, 3, H, W) uint8 and labels (N,) int64 for the
 pre-training split, the labelled train split (linear probe, kNN) and the test split. Files are read where
 torchvision expects them under ``root`` and downloaded only when ``download`` is true. A missing or corrupt
-file is one ``DataError`` line that names it and says what to do.
+file is one ``DataError`` line that names it and says what to do. ``verify`` (``data.loader.verify``)
+false skips the published MD5 sums of CIFAR and STL-10, so that a copy in the real on-disk format that is
+not the published one (a subset, a small local copy to try a recipe on) is read; torchvision's reading
+still checks the format (a truncated or foreign file fails with one line).
 
 Memory: everything is held in memory as uint8, 3·H·W bytes per image. CIFAR-10/100 take 180 MB, STL-10
 about 3.2 GB (2.8 GB of it the 100k unlabeled images), ImageNet-100 (≈ 126k train + 5k val images) 1.5 GB
@@ -23,7 +26,7 @@ from PIL import Image
 from torchvision import datasets, transforms
 from torchvision.datasets.utils import check_integrity
 
-from src.core.checks import require_choice, require_int
+from src.core.checks import require_bool, require_choice, require_int
 from src.core.errors import ConfigError, DataError
 
 UNLABELED = -1  # torchvision's label for STL-10's unlabeled images
@@ -50,9 +53,23 @@ def _as_tensors(images: np.ndarray, labels, channels_last: bool) -> tuple[torch.
     return x.contiguous(), torch.as_tensor(np.asarray(labels), dtype=torch.int64)
 
 
-def _construct(cls: type, root: Path, download: bool, name: str, **kwargs):
+def _unverified(cls: type) -> type:
+    """``cls`` without its published MD5 sums: torchvision's ``check_integrity(path, None)`` then checks only
+    that each file exists, and the files are read exactly as the published ones are."""
+    attrs = {
+        "train_list": [[name, None] for name, _ in cls.train_list],
+        "test_list": [[name, None] for name, _ in cls.test_list],
+    }
+    if hasattr(cls, "meta"):  # CIFAR's label names, checked when they are read
+        attrs["meta"] = {**cls.meta, "md5": None}
+    return type(f"Unverified{cls.__name__}", (cls,), attrs)
+
+
+def _construct(cls: type, root: Path, download: bool, verify: bool, name: str, **kwargs):
     """``cls(root, download=download, **kwargs)`` with torchvision's errors turned into one DataError
-    line that names the missing or corrupt file."""
+    line that names the missing or corrupt file; without the published MD5 sums unless ``verify``."""
+    if not require_bool("data.loader.verify", verify):
+        cls = _unverified(cls)
     folder = root / cls.base_folder
     files = [f for f, _ in cls.train_list + cls.test_list]
     missing = [f for f in files if not (folder / f).is_file()]
@@ -84,40 +101,41 @@ def _diagnose(cls: type, folder: Path, name: str, error: Exception) -> DataError
             )
         if not check_integrity(str(path), md5):
             return DataError(
-                f"{name}: {path} is corrupt (its MD5 sum is not the published one); "
-                "delete it and set data.download=true, or copy it again"
+                f"{name}: {path} is corrupt (its MD5 sum is not the published one); delete it and set "
+                "data.download=true, or copy it again (data.loader.verify=false reads a copy in the real "
+                "format that is not the published one, e.g. a subset)"
             )
     return DataError(f"{name}: torchvision could not read {folder}: {error}")
 
 
-def _load_cifar(cls: type, name: str, root: str, download: bool) -> ImageSplits:
-    train = _construct(cls, Path(root), download, name, train=True)
-    test = _construct(cls, Path(root), False, name, train=False)
+def _load_cifar(cls: type, name: str, root: str, download: bool, verify: bool) -> ImageSplits:
+    train = _construct(cls, Path(root), download, verify, name, train=True)
+    test = _construct(cls, Path(root), False, verify, name, train=False)
     train_x, train_y = _as_tensors(train.data, train.targets, channels_last=True)
     test_x, test_y = _as_tensors(test.data, test.targets, channels_last=True)
     return ImageSplits(train_x, train_y, train_x, train_y, test_x, test_y, tuple(train.classes))
 
 
-def load_cifar10(root: str, download: bool) -> ImageSplits:
+def load_cifar10(root: str, download: bool, verify: bool) -> ImageSplits:
     """CIFAR-10 (Krizhevsky 2009) from torchvision's python pickles under ``root/cifar-10-batches-py``;
     pre-training and the probe on the 50k train images, 10k test images. 32×32 px."""
-    return _load_cifar(datasets.CIFAR10, "CIFAR-10", root, download)
+    return _load_cifar(datasets.CIFAR10, "CIFAR-10", root, download, verify)
 
 
-def load_cifar100(root: str, download: bool) -> ImageSplits:
+def load_cifar100(root: str, download: bool, verify: bool) -> ImageSplits:
     """CIFAR-100 (fine labels) from ``root/cifar-100-python``; splits as CIFAR-10."""
-    return _load_cifar(datasets.CIFAR100, "CIFAR-100", root, download)
+    return _load_cifar(datasets.CIFAR100, "CIFAR-100", root, download, verify)
 
 
-def load_stl10(root: str, download: bool, pretrain_split: str) -> ImageSplits:
+def load_stl10(root: str, download: bool, pretrain_split: str, verify: bool) -> ImageSplits:
     """STL-10 from torchvision's binaries under ``root/stl10_binary``: pre-training on ``unlabeled``
     (100k images, Coates et al. 2011's intended use) or ``train+unlabeled`` (solo-learn's choice); the
     probe on the 5k labelled train and 8k test images. 96×96 px."""
     require_choice("data.loader.pretrain_split", pretrain_split, ("unlabeled", "train+unlabeled"))
     root_path = Path(root)
-    pretrain = _construct(datasets.STL10, root_path, download, "STL-10", split=pretrain_split)
-    train = _construct(datasets.STL10, root_path, False, "STL-10", split="train")
-    test = _construct(datasets.STL10, root_path, False, "STL-10", split="test")
+    pretrain = _construct(datasets.STL10, root_path, download, verify, "STL-10", split=pretrain_split)
+    train = _construct(datasets.STL10, root_path, False, verify, "STL-10", split="train")
+    test = _construct(datasets.STL10, root_path, False, verify, "STL-10", split="test")
     pretrain_x, pretrain_y = _as_tensors(pretrain.data, pretrain.labels, channels_last=False)
     train_x, train_y = _as_tensors(train.data, train.labels, channels_last=False)
     test_x, test_y = _as_tensors(test.data, test.labels, channels_last=False)

@@ -4,6 +4,10 @@ Explicit groups, one per part: no weight decay on biases and normalisation weigh
 "we exclude the biases and batch normalization parameters from weight decay and LARS adaptation"), and
 the predictor's learning-rate policy (SimSiam §4.4 keeps the predictor's rate fixed while the rest
 decays). Target networks are never passed here, so they can never be in the optimizer.
+
+The learning rate optionally follows the batch: with ``lr_reference_batch`` set, ``lr`` is the rate at
+that batch and the rate used is lr × (samples per optimizer step) / lr_reference_batch, the linear rule of
+BYOL (Appendix C: "0.2 × BatchSize/256") and SimCLR; null (the default) uses ``lr`` as written.
 """
 
 import math
@@ -12,7 +16,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from src.core.checks import require_choice, require_float
+from src.core.checks import require_choice, require_float, require_int
 
 PREDICTOR_POLICIES = ("same", "scaled", "fixed")
 
@@ -77,12 +81,18 @@ def build_optimizer(
     predictor_lr: str,
     predictor_lr_scale: float,
     total_steps: int,
+    step_batch: int,
+    lr_reference_batch: int | None,
     predictor_weight_decay: float | None = None,
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     """The optimizer over ``parts`` (online encoder, predictor, probe, learned ensemble weights) and a
-    per-step scheduler whose horizon is the trainer's total step count. ``predictor_weight_decay`` (None:
-    the shared ``weight_decay``) sets the predictor's own."""
+    per-step scheduler whose horizon is the trainer's total step count. ``step_batch`` is the samples per
+    optimizer step (data.batch_size × trainer.accumulate_grad_batches), read only with
+    ``lr_reference_batch`` (module docstring). ``predictor_weight_decay`` (None: the shared
+    ``weight_decay``) sets the predictor's own."""
     require_float("optimizer.lr", lr, 0, open_low=True)
+    if lr_reference_batch is not None:
+        lr = lr * step_batch / require_int("optimizer.lr_reference_batch", lr_reference_batch, 1)
     require_float("optimizer.weight_decay", weight_decay, 0)
     require_float("optimizer.warmup_fraction", warmup_fraction, 0, 1, open_high=True)
     require_choice("optimizer.schedule", schedule, ("cosine", "constant"))

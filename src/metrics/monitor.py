@@ -1,7 +1,8 @@
 """Measures collapse during training (docs/design.md §5): before the first step (the run's own random-init
-reference), every ``every_n_steps`` optimizer steps, and at the end. Always in eval mode, without
-gradient, on the data module's fixed held-out set, with BatchNorm statistics calibrated on training
-batches for that measurement only (src/metrics/calibration.py).
+reference), every ``every_n_steps`` optimizer steps (null: MEASUREMENTS_PER_RUN times a run, whatever its
+length), and at the end. Always in eval mode, without gradient, on the data module's fixed held-out set,
+with BatchNorm statistics calibrated on training batches for that measurement only
+(src/metrics/calibration.py).
 """
 
 import pytorch_lightning as pl
@@ -16,6 +17,12 @@ from src.metrics.planted import PLANTED_OUTPUTS, planted
 from src.metrics.predictor import predictor_metrics
 from src.metrics.probes import accuracy_se, knn_accuracy, linear_probe_accuracy
 from src.metrics.verdict import Verdict, VerdictRule, collapse_verdict
+
+# Intervals a run is cut into when metrics.every_n_steps is null: 13 points with the reference, so a curve
+# resolves what happens in the first twelfth of any budget (experiments/collapse_table/figures/dynamics.png:
+# the collapsing rows have fallen by step 50 of 300, its first measurement after the reference). The
+# 600-step default run measures every 50 steps.
+MEASUREMENTS_PER_RUN = 12
 
 
 @torch.no_grad()
@@ -70,6 +77,15 @@ def measure(
     return scalars, spectra
 
 
+def measurement_interval(every_n_steps: int | None, max_steps: int) -> int:
+    """Optimizer steps between two measurements: ``every_n_steps`` as given, or, when it is None, the
+    run's ``max_steps`` cut into MEASUREMENTS_PER_RUN intervals (at least 1 step; the remainder of the
+    division leaves a shorter last interval before the final measurement)."""
+    if every_n_steps is not None:
+        return every_n_steps
+    return max(1, max_steps // MEASUREMENTS_PER_RUN)
+
+
 def namespaced(scalars: dict[str, float]) -> dict[str, float]:
     """The fixed metric names: probe accuracies (and their standard errors) under ``probe/``, the rest
     under ``collapse/`` (names that already carry a namespace, ``predictor/…``, are kept)."""
@@ -84,10 +100,11 @@ class CollapseMonitor(pl.Callback):
     def __init__(self, settings: dict):
         # Every metrics.* key is checked here, once (src.train builds the monitor before the run folder);
         # metrics.knn_k is checked against the probe's split once the data exist (src/cli/preflight.py).
-        for key in ("every_n_steps", "batch_size", "probe_steps", "predictor_top_k"):
+        for key in ("batch_size", "probe_steps", "predictor_top_k"):
             require_int(f"metrics.{key}", settings[key], 1)
-        if settings["probe_every_n_steps"] is not None:
-            require_int("metrics.probe_every_n_steps", settings["probe_every_n_steps"], 1)
+        for key in ("every_n_steps", "probe_every_n_steps"):  # null: scaled to the run / at every measurement
+            if settings[key] is not None:
+                require_int(f"metrics.{key}", settings[key], 1)
         require_int("metrics.calibration_batches", settings["calibration_batches"], 0)
         if settings["planted_output"] is not None:
             require_choice("metrics.planted_output", settings["planted_output"], PLANTED_OUTPUTS)
@@ -98,6 +115,7 @@ class CollapseMonitor(pl.Callback):
         self.final: dict[str, float] | None = None
         self.final_spectra: dict[str, list] | None = None
         self._last_measured_step = -1
+        self.every_n_steps: int | None = None  # the interval, once the run's length is known (on_train_start)
 
     def state_dict(self) -> dict:
         # The random-init reference survives a resume: it is measured once, before the very first step.
@@ -128,13 +146,14 @@ class CollapseMonitor(pl.Callback):
         # The step training starts from is measured already (the reference, or before the checkpoint):
         # under gradient accumulation its first batch would otherwise measure it again.
         self._last_measured_step = trainer.global_step
+        self.every_n_steps = measurement_interval(self.settings["every_n_steps"], trainer.max_steps)
         if trainer.global_step == 0:
             self.reference, self.reference_spectra = self._measure_and_log(trainer, module)
 
     def on_train_batch_end(self, trainer: pl.Trainer, module, outputs, batch, batch_idx: int) -> None:
         step = trainer.global_step  # under gradient accumulation several batches share a step
         if (
-            step % self.settings["every_n_steps"] == 0
+            step % self.every_n_steps == 0
             and step != self._last_measured_step
             and step < trainer.max_steps  # the last step is measured once, by on_train_end
         ):

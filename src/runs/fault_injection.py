@@ -22,8 +22,9 @@ HOOKS = ("fail_at_step", "nan_at_step", "kill_at_step")
 # Where a phase hook can act: start-up (lock held, nothing built), the first step (weights restored,
 # before it runs), a checkpoint write (the temporary file complete, before its digest and rename), its
 # digest (renamed, before the digest file is final), a measurement (as it starts), the summary write
-# (the temporary file complete, before the rename).
-PHASES = ("startup", "first_step", "checkpoint", "digest", "measurement", "summary")
+# (the temporary file complete, before the rename), inside an accumulation window (a batch done whose
+# optimizer step is still to come: its gradients are held, not yet applied).
+PHASES = ("startup", "first_step", "checkpoint", "digest", "measurement", "summary", "mid_window")
 PHASE_HOOKS = {"kill_in": PHASES, "term_in": PHASES, "disk_full_in": ("checkpoint", "summary")}
 MARKER = ".fault-{key}"
 
@@ -76,6 +77,8 @@ class FaultInjection(pl.Callback):
         step = trainer.global_step
         if step % self.measure_every == 0 and step < trainer.max_steps:
             self.phases.at("measurement", step)
+        if (batch_idx + 1) % trainer.accumulate_grad_batches:  # the window's step is still to come
+            self.phases.at("mid_window", step)
 
 
 def fault_injection(debug, phases: PhaseFaults, measure_every: int) -> list[pl.Callback]:

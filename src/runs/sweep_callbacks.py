@@ -1,13 +1,17 @@
 """Hydra callbacks of every invocation (registered in conf/hydra/default.yaml).
 
 - ``WritableOutputDir``: an output folder that cannot be written is one "error: …" line and exit 2,
-  before Hydra's own attempt fails with a traceback.
+  before Hydra's own attempt fails with a traceback; before creating the folder it notes what exists, so
+  that refused input removes what this invocation created (src/runs/created.py).
 - ``SweepReport``: a progress line as each job ends ("[done/N] status: row=… seed=… → run dir"), a
   marker as each starts and one record per job in ``<sweep dir>/.jobs/`` (written by the job's own
   process, so any launcher works; a job lost with its worker is recorded by the launcher), and at the end
-  ``<sweep dir>/sweep.json`` and one line "sweep: N runs, F failed, D diverged, C collapsed (see …)";
-  exit 1 if any run failed. Hydra calls ``on_multirun_end`` in reverse order of registration, so the
-  callbacks a study adds after this one still run before it exits.
+  ``<sweep dir>/sweep.json`` (which then holds the records: ``.jobs/`` goes) and one line "sweep: N runs,
+  F failed, D diverged, C collapsed (see …)"; exit 1 if any run failed. A refused job's folder is removed
+  (src/runs/created.py). A sweep whose every job was refused as bad input trained nothing: it is bad input
+  itself (each job printed its "error: …" line), exit 2, with no sweep.json. Hydra calls
+  ``on_multirun_end`` in reverse order of registration, so the callbacks a study adds after this one still
+  run before it exits (a study's callback writes nothing when every job was refused: ``every_job_refused``).
 """
 
 import json
@@ -24,8 +28,10 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from src.core.errors import BAD_INPUT_EXIT
 from src.metrics.verdict import COLLAPSE_VERDICTS
 from src.runs.atomic import write_json_atomic, write_text_atomic
+from src.runs.created import note_file, note_folder, remove_folder
 from src.runs.record import one_line
 
 JOBS_DIR = ".jobs"
@@ -35,16 +41,19 @@ SWEEP_FILE = "sweep.json"
 # the sweeper's own product of the overrides (``BasicSweeper.split_arguments``), so that the count is what
 # it runs. This module is the suite's only user of that private path.
 BASIC_SWEEPER = f"{BasicSweeper.__module__}.{BasicSweeper.__qualname__}"
+# NOTE: the file Hydra's basic sweeper writes into the sweep folder before the first job (a literal there).
+SWEEP_CONFIG = "multirun.yaml"
 
 
 def require_writable(folder: Path, key: str) -> None:
+    note_folder(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as error:
         print(f"error: output folder {folder} ({key}) is not writable: {error.strerror}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(BAD_INPUT_EXIT)
 
 
 class WritableOutputDir(Callback):
@@ -52,12 +61,15 @@ class WritableOutputDir(Callback):
         self._check(config, "hydra.run.dir")
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        self._check(config, "hydra.sweep.dir")
+        folder = self._check(config, "hydra.sweep.dir")
+        note_file(folder / SWEEP_CONFIG)
 
-    def _check(self, config: DictConfig, key: str) -> None:
+    def _check(self, config: DictConfig, key: str) -> Path:
         # Hydra sets its config only when the job starts; the folder's name may need it (${row}).
         HydraConfig.instance().set_config(config)
-        require_writable(Path(OmegaConf.select(config, key)), key)
+        folder = Path(OmegaConf.select(config, key))
+        require_writable(folder, key)
+        return folder
 
 
 def sweep_jobs(config: DictConfig) -> list[list[str]] | None:
@@ -106,6 +118,17 @@ def started_run_dir(jobs: Path, num: int) -> str | None:
     return path.read_text() if path.exists() else None
 
 
+def job_records(sweep_dir: Path) -> list[dict]:
+    """The record of every job of this sweep that ended, in job order."""
+    records = (json.loads(p.read_text()) for p in (Path(sweep_dir) / JOBS_DIR).glob("*.json"))
+    return sorted(records, key=lambda j: j["job"])
+
+
+def every_job_refused(jobs: list[dict]) -> bool:
+    """Whether the sweep's input was refused in every job: nothing ran, so nothing may be written."""
+    return bool(jobs) and all(job.get("bad_input") for job in jobs)
+
+
 class SweepReport(Callback):
     def __init__(self):
         self.total: int | None = None
@@ -142,11 +165,16 @@ class SweepReport(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        jobs = sorted(
-            (json.loads(p.read_text()) for p in (sweep_dir / JOBS_DIR).glob("*.json")), key=lambda j: j["job"]
-        )
+        jobs = job_records(sweep_dir)
+        refused = [job for job in jobs if job.get("bad_input")]  # a launcher's record of a lost job has none
+        for job in refused:
+            remove_folder(job["run_dir"])
+        if every_job_refused(jobs):
+            shutil.rmtree(sweep_dir / JOBS_DIR)
+            sys.exit(BAD_INPUT_EXIT)  # src/run.py's main then removes the rest of what this sweep created
         counts = tally(jobs)
         write_json_atomic(sweep_dir / SWEEP_FILE, {**counts, "jobs": jobs})
+        shutil.rmtree(sweep_dir / JOBS_DIR)  # so a refused rerun finds none of this sweep's files to remove
         for job in jobs:
             if job["status"] == "failed":
                 print(f"failed: {job['run_dir']}: {job['error']}", file=sys.stderr)

@@ -5,11 +5,21 @@ down, it waits at most INIT_TIMEOUT_S, prints one warning line, and mirrors offl
 sync`` uploads it later); the CSV record in the run directory is complete either way."""
 
 import sys
+from pathlib import Path
 
+from src.runs.files import WANDB_DIR
 from src.runs.record import one_line
 
 INIT_TIMEOUT_S = 10  # wandb's own default is 90 s, and it retries on top of that
 SETTINGS = {"silent": True, "console": "off", "x_disable_stats": True, "init_timeout": INIT_TIMEOUT_S}
+# NOTE: wandb's name for the folder of a run written offline (wandb/offline-run-<time>-<id>/), not an API.
+OFFLINE_RUN = "offline-run-*"
+
+
+def offline_runs(run_dir: Path) -> list[Path]:
+    """The offline wandb runs under a run directory, oldest first (a resumed run adds one per attempt,
+    all with the run's id): what ``wandb sync`` uploads."""
+    return sorted((run_dir / WANDB_DIR).glob(OFFLINE_RUN))
 
 
 def start_mirror(mode: str, **init_kwargs):
@@ -23,7 +33,7 @@ def start_mirror(mode: str, **init_kwargs):
             raise
         print(
             f"warning: wandb could not start {mode} ({one_line(error)}); mirroring offline instead "
-            f"(upload later with `wandb sync {init_kwargs.get('dir')}/wandb/offline-run-*`)",
+            f"(upload later with `wandb sync {Path(init_kwargs['dir']) / WANDB_DIR / OFFLINE_RUN}`)",
             file=sys.stderr,
             flush=True,
         )

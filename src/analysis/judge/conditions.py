@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from src.analysis.judge.claims import FAILS, HOLDS, INCONCLUSIVE, ClaimResult, Collapses, Exceeds
+from src.analysis.judge.settings import Judged
 from src.analysis.load.grouping import ABSENT, BASELINE, as_text, differing_keys
 from src.analysis.load.runs import StudyRuns
 from src.metrics.verdict import COLLAPSE_VERDICTS
@@ -152,15 +153,23 @@ def overridden(
 class Condition:
     name: str
     loaded: StudyRuns
-    results: tuple[ClaimResult, ...]  # every claim, judged on this condition's runs alone
+    judged: Judged  # every claim, judged on this condition's runs alone (rows as the claims name them)
+
+    @property
+    def results(self) -> tuple[ClaimResult, ...]:
+        return self.judged.results
+
+    @property
+    def runs(self) -> pd.DataFrame:
+        return self.judged.runs
 
 
 def robustness_frame(conditions: list[Condition], baseline: str = BASELINE) -> pd.DataFrame:
     """One line per claim and condition: verdict, numbers, and the claim's reading across conditions."""
     default = next((c for c in conditions if c.name == DEFAULT), None)
     settings = {
-        c.name: condition_settings(default.loaded.runs, c.loaded.runs, c.name, baseline)
-        if default is not None and len(default.loaded.runs) and len(c.loaded.runs)
+        c.name: condition_settings(default.runs, c.runs, c.name, baseline)
+        if default is not None and len(default.runs) and len(c.runs)
         else (f"not {c.name}", c.name)
         for c in conditions
     }
@@ -168,7 +177,7 @@ def robustness_frame(conditions: list[Condition], baseline: str = BASELINE) -> p
     for k, claim in enumerate(conditions[0].results if conditions else ()):
         per = {c.name: c.results[k] for c in conditions}
         why_not = {
-            c.name: overridden(default.loaded.runs, c.loaded.runs, per[c.name], baseline)
+            c.name: overridden(default.runs, c.runs, per[c.name], baseline)
             if default is not None and c is not default and not per[c.name].missing_rows
             else ""
             for c in conditions
@@ -179,10 +188,10 @@ def robustness_frame(conditions: list[Condition], baseline: str = BASELINE) -> p
         }
         read = reading({n: v for n, v in shown.items() if v not in ("not tested", "not read")}, settings)
         for c in conditions:
-            numbers = check_numbers(per[c.name], c.loaded.runs)
+            numbers = check_numbers(per[c.name], c.runs)
             lines.append({
                 "claim": claim.claim.key, "condition": c.name, "setting": settings[c.name][1],
-                "verdict": shown[c.name], "runs": len(c.loaded.runs),
+                "verdict": shown[c.name], "runs": len(c.runs),
                 "numbers": f"not read: {why_not[c.name]} ({numbers})" if why_not[c.name] else numbers,
                 "reading": read.kind, "reading_text": read.text,
             })  # fmt: skip

@@ -15,7 +15,9 @@ a seed run twice with one config counts once (the newest); ``warnings`` says wha
 Column conventions of ``StudyRuns.runs`` (one row per finished run):
 
 - ``run`` (the run directory relative to the loaded folder), ``run_dir``, ``study``, ``row`` (the grouped
-  label: what tables, claims and figures group on), ``row_name`` (the row name the run recorded),
+  label: what tables and figures group on), ``row_name`` (the label the run recorded), ``base_row`` and
+  ``setting`` (that label split into the row a claim names and the recipe and overrides it ran under:
+  src/runs/naming.split_label; claims are judged per setting, src/analysis/judge/settings.py),
   ``seed``, ``status``, ``verdict``, ``steps``, ``wall_time_s``, ``config_hash``, ``identity`` (the hash
   of the config without seed and run-only keys: runs of one ``row`` share it), ``git_commit``,
   ``git_dirty``, ``finished_at`` (the summary's modification time, seconds since the epoch);
@@ -25,6 +27,7 @@ Column conventions of ``StudyRuns.runs`` (one row per finished run):
   config under ``cfg.<dotted.key>`` (``cfg.model.target.tau``), so any factor can be grouped on.
 """
 
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -34,6 +37,7 @@ from omegaconf import OmegaConf
 
 from src.analysis.load.grouping import identity_hash, split_and_deduplicate
 from src.runs.files import METRICS_FILE, SUMMARY_FILE
+from src.runs.naming import split_label
 from src.runs.record import Unreadable, one_line, read_summary
 
 FINISHED = "finished"
@@ -96,7 +100,8 @@ def run_record(summary: dict, run: str, run_dir: str) -> dict:
     record = {"run": run, "run_dir": run_dir}
     record.update({key: summary.get(key) for key in RUN_KEYS})
     config = flatten(summary.get("config") or {})
-    record.update(row_name=record["row"], identity=identity_hash(config))
+    base_row, setting = split_label(str(record["row"]))
+    record.update(row_name=record["row"], base_row=base_row, setting=setting, identity=identity_hash(config))
     git = summary.get("git") or {}
     record.update(git_commit=git.get("commit"), git_dirty=git.get("dirty"))
     record.update(summary.get("final", {}))
@@ -214,20 +219,48 @@ def frames(
     )
 
 
+class NothingToAnalyse(Exception):
+    """No finished run under the folders given; the message is one line saying what was found."""
+
+
+def require_finished(loaded: StudyRuns) -> StudyRuns:
+    """``loaded`` if it holds a finished run, else NothingToAnalyse (the notebooks stop on it)."""
+    if loaded.runs.empty:
+        raise NothingToAnalyse(f"{loaded.found()}: no finished run to analyse")
+    return loaded
+
+
+def runs_folder(folder: Path) -> Path:
+    """Where a folder keeps its runs: a study's ``runs/``, else the folder itself (a multirun sweep's
+    folder, a run's own folder, any folder with runs somewhere under it)."""
+    runs = Path(folder) / "runs"
+    return runs if runs.is_dir() else Path(folder)
+
+
 def load_runs(folder: Path, missing_ok: bool = False) -> StudyRuns:
     """Every run directory under ``folder``: finished runs in the frames, the others in ``unfinished``,
     files that cannot be read in ``unreadable`` (nothing raises for a run's bad file). A folder that does
     not exist raises FileNotFoundError, or with ``missing_ok`` gives empty frames and a warning."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        if missing_ok:
-            return replace(
-                frames([], [], [], [], source=str(folder)), warnings=(f"no run folder at {folder}",)
-            )
-        raise FileNotFoundError(f"no run folder at {folder}")
+    return load_folders([folder], missing_ok)
+
+
+def load_folders(folders: list[Path], missing_ok: bool = False) -> StudyRuns:
+    """``load_runs`` over several folders at once (a study folder is read from its ``runs/``:
+    ``runs_folder``); each run named by its path relative to the folders' common parent, or to the one
+    folder given."""
+    folders = [Path(f) for f in folders]
+    absent = [f for f in folders if not f.is_dir()]
+    if absent and not missing_ok:
+        raise FileNotFoundError(f"no run folder at {', '.join(map(str, absent))}")
+    present = [f for f in folders if f.is_dir()]
+    if not present:
+        source = ", ".join(map(str, folders))
+        return replace(frames([], [], [], [], source=source), warnings=(f"no run folder at {source}",))
+    base = present[0] if len(present) == 1 else Path(os.path.commonpath([f.resolve() for f in present]))
+    run_dirs = sorted({d.resolve() if len(present) > 1 else d for f in present for d in find_run_dirs(f)})
     records, unfinished, steps, spectra, unreadable = [], [], [], [], []
-    for run_dir in find_run_dirs(folder):
-        run = str(run_dir.relative_to(folder)) if run_dir != folder else run_dir.name
+    for run_dir in run_dirs:
+        run = str(run_dir.relative_to(base)) if run_dir != base else run_dir.name
         path = run_dir / SUMMARY_FILE
         try:
             summary = read_summary(path)
@@ -246,4 +279,4 @@ def load_runs(folder: Path, missing_ok: bool = False) -> StudyRuns:
         except Unreadable as exc:  # the run's result stands; only its curves are missing
             unreadable.append({"run": run, "file": f"{run}/{METRICS_FILE}", "reason": str(exc)})
         spectra.append(spectra_frame(summary, record))
-    return frames(records, unfinished, steps, spectra, unreadable, source=str(folder))
+    return frames(records, unfinished, steps, spectra, unreadable, source=", ".join(map(str, present)))

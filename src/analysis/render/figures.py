@@ -1,7 +1,8 @@
 """The study's figures, written as PNG files that read without the notebook.
 
 Figures are built on ``matplotlib.figure.Figure`` directly (no pyplot): no global state, no GUI backend,
-the same PNG from a test, a Hydra callback or a notebook.
+the same PNG from a test, a Hydra callback or a notebook. Each ``*_figure`` builds one (laid out by
+src/analysis/render/layout.py, where tests read its geometry); each ``plot_*`` saves it.
 """
 
 from pathlib import Path
@@ -12,7 +13,13 @@ from matplotlib.figure import Figure
 
 from src.analysis.load.grouping import BASELINE
 from src.analysis.render.facets import Line, facets, lines_of
-from src.runs.atomic import write_atomic
+from src.analysis.render.layout import (
+    constrained_figure,
+    facet_grid,
+    facet_legends,
+    figure_legend,
+    save_figure,
+)
 
 DYNAMICS_METRICS = (
     "collapse/z_std_sqrt_d",
@@ -36,68 +43,18 @@ def line_colours(lines: list[Line], baseline: str) -> dict[str, tuple]:
     return {**colours, **{line.label: (0.0, 0.0, 0.0, 1.0) for line in lines if baseline in line.rows}}
 
 
-def save_figure(fig: Figure, path: Path) -> Path:
-    """``fig`` as a PNG at ``path``, atomically: a report killed mid-write leaves the old figure, never a
-    truncated one (the bytes are those ``savefig(path)`` writes: PNG is named, as no suffix tells it)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"), binary=True)
-    return path
-
-
-def legend_title(title: str, lines: list[Line], what: str) -> str:
-    """The facet's title, what the lines show, and a note when identical rows were drawn once."""
-    merged = [line.label for line in lines if len(line.rows) > 1]
-    note = ["a = b: identical per-seed numbers, drawn once"] if merged else []
-    return "\n".join([*([title] if title else []), what, *note])
-
-
 def seed_band(steps: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Per row and step: mean, min and max over seeds of one metric (steps: the loader's long frame)."""
     values = steps[steps["metric"] == metric]
     return values.groupby(["row", "step"])["value"].agg(["mean", "min", "max"]).reset_index()
 
 
-def _grid(n_facets: int, n_panels: int, columns: int, width: float, height: float):
-    """Axes as (facet, panel) → ax: one facet in a grid of ``columns``, several as one row each."""
-    if n_facets == 1:
-        rows = -(-n_panels // columns)
-        fig = Figure(figsize=(width * columns, height * rows))
-        axes = fig.subplots(rows, columns, squeeze=False).ravel()
-        for ax in axes[n_panels:]:
-            ax.set_visible(False)
-        return fig, axes[:n_panels].reshape(1, n_panels)
-    fig = Figure(figsize=(0.75 * width * n_panels, 0.75 * height * n_facets))
-    return fig, fig.subplots(n_facets, n_panels, squeeze=False)
-
-
-def _handles(facet_axes) -> tuple[list, list]:
-    """Every labelled line of one facet's panels, once per label (a panel may lack a metric)."""
-    found = {}
-    for ax in facet_axes:
-        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            found.setdefault(label, handle)
-    return list(found.values()), list(found)
-
-
-def _legends(fig: Figure, axes, groups, what: str) -> None:
-    """One legend for a single facet (beside the figure), else one beside each facet's last panel."""
-    if len(groups) == 1:
-        title = legend_title("", groups[0][1], what)
-        fig.legend(*_handles(axes[0]), loc="center left", bbox_to_anchor=(1.0, 0.5), title=title)
-        return
-    for (title, lines), facet_axes in zip(groups, axes, strict=True):
-        facet_axes[-1].legend(*_handles(facet_axes), loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8,
-                              title=legend_title(title, lines, what), title_fontsize=8)  # fmt: skip
-
-
-def plot_dynamics(
+def dynamics_figure(
     steps: pd.DataFrame,
-    path: Path,
     baseline: str = BASELINE,
     metrics: tuple[str, ...] = DYNAMICS_METRICS,
     runs: pd.DataFrame | None = None,
-) -> Path:
+) -> Figure:
     """Collapse metrics and probe accuracy against the training step: one line per row (mean over
     seeds) with a band from the lowest to the highest seed; rows with identical per-seed numbers drawn
     once; one row of panels per mechanism family when there are more than MAX_LINES lines (needs
@@ -105,7 +62,7 @@ def plot_dynamics(
     drawn = steps[steps["metric"].isin(metrics)]  # rows are "identical" if what is drawn is equal
     lines = lines_of(drawn, ["seed", "metric", "step"], "value", baseline)
     groups = facets(lines, runs, baseline)
-    fig, axes = _grid(len(groups), len(metrics), 3, 5, 3.6)
+    fig, axes = facet_grid(len(groups), len(metrics), 3, 5, 3.6)
     bands = {metric: seed_band(steps, metric) for metric in metrics}
     for (_, group), facet_axes in zip(groups, axes, strict=True):
         colours = line_colours(group, baseline)
@@ -120,10 +77,20 @@ def plot_dynamics(
                 ax.fill_between(band["step"], band["min"], band["max"], color=colour, alpha=0.15, lw=0)
             ax.set(title=metric, xlabel="optimizer step")
             ax.grid(alpha=0.3)
-    _legends(fig, axes, groups, "row (band: min–max over seeds)")
+    facet_legends(fig, axes, groups, "row (band: min–max over seeds)")
     fig.suptitle("Collapse dynamics: mean over seeds; step 0 is each run's random-init reference")
-    fig.tight_layout()
-    return save_figure(fig, path)
+    return fig
+
+
+def plot_dynamics(
+    steps: pd.DataFrame,
+    path: Path,
+    baseline: str = BASELINE,
+    metrics: tuple[str, ...] = DYNAMICS_METRICS,
+    runs: pd.DataFrame | None = None,
+) -> Path:
+    """``dynamics_figure`` as a PNG at ``path``."""
+    return save_figure(dynamics_figure(steps, baseline, metrics, runs), path)
 
 
 def mean_spectra(spectra: pd.DataFrame, stage: str, representation: str) -> pd.DataFrame:
@@ -133,20 +100,19 @@ def mean_spectra(spectra: pd.DataFrame, stage: str, representation: str) -> pd.D
     return chosen.groupby(["row", "index"])["sigma"].mean().reset_index()
 
 
-def plot_spectra(
+def spectra_figure(
     spectra: pd.DataFrame,
-    path: Path,
     baseline: str = BASELINE,
     representations: tuple[str, ...] = ("h", "z"),
     runs: pd.DataFrame | None = None,
-) -> Path:
+) -> Figure:
     """Final singular spectra per row (σ_i/σ_1, log scale, mean over seeds), with the random-init
     spectrum averaged over every run as a dashed black line; identical rows and facets as in
-    ``plot_dynamics``."""
+    ``dynamics_figure``."""
     final = spectra[(spectra["stage"] == "final") & spectra["representation"].isin(representations)]
     lines = lines_of(final, ["seed", "representation", "index"], "sigma", baseline)
     groups = facets(lines, runs, baseline)
-    fig, axes = _grid(len(groups), len(representations), len(representations), 6, 4.2)
+    fig, axes = facet_grid(len(groups), len(representations), len(representations), 6, 4.2)
     floor = 1e-7  # the effective-rank ε: below it a direction carries nothing
     for (_, group), facet_axes in zip(groups, axes, strict=True):
         colours = line_colours(group, baseline)
@@ -162,9 +128,19 @@ def plot_spectra(
                 title=f"{rep}: final singular spectrum", xlabel="index i", ylabel="σ_i / σ_1", yscale="log"
             )
             ax.grid(alpha=0.3)
-    _legends(fig, axes, groups, "row (mean over seeds)")
-    fig.tight_layout()
-    return save_figure(fig, path)
+    facet_legends(fig, axes, groups, "row (mean over seeds)")
+    return fig
+
+
+def plot_spectra(
+    spectra: pd.DataFrame,
+    path: Path,
+    baseline: str = BASELINE,
+    representations: tuple[str, ...] = ("h", "z"),
+    runs: pd.DataFrame | None = None,
+) -> Path:
+    """``spectra_figure`` as a PNG at ``path``."""
+    return save_figure(spectra_figure(spectra, baseline, representations, runs), path)
 
 
 def is_tau_sweep(runs: pd.DataFrame) -> bool:
@@ -174,13 +150,13 @@ def is_tau_sweep(runs: pd.DataFrame) -> bool:
     return bool((runs["choice.model/target"] == "ema").all() and (runs[SCHEDULE_KEY] == "constant").all())
 
 
-def plot_tau_sweep(runs: pd.DataFrame, path: Path) -> Path:
+def tau_sweep_figure(runs: pd.DataFrame) -> Figure:
     """Linear-probe accuracy and effective rank of z against the EMA rate τ: one dot per seed, the mean
     as a line; the accuracy panel also shows the random-init reference (BYOL Table 5(a))."""
     taus = sorted(runs[TAU_KEY].unique())
     position = {tau: i for i, tau in enumerate(taus)}  # τ values crowd near 1: even spacing reads better
     x = runs[TAU_KEY].map(position)
-    fig = Figure(figsize=(11, 4))
+    fig = constrained_figure(11, 4)
     acc_ax, rank_ax = fig.subplots(1, 2)
     for ax, metric, label in (
         (acc_ax, "probe/linear_acc", "linear probe acc"),
@@ -200,9 +176,13 @@ def plot_tau_sweep(runs: pd.DataFrame, path: Path) -> Path:
         ax.grid(alpha=0.3)
     ref = runs.groupby(TAU_KEY)["ref.probe/linear_acc"].mean()
     acc_ax.plot([position[t] for t in ref.index], ref.values, "k--", label="random init")
-    acc_ax.legend()
-    fig.tight_layout()
-    return save_figure(fig, path)
+    figure_legend(fig, (acc_ax, rank_ax), "")
+    return fig
+
+
+def plot_tau_sweep(runs: pd.DataFrame, path: Path) -> Path:
+    """``tau_sweep_figure`` as a PNG at ``path``."""
+    return save_figure(tau_sweep_figure(runs), path)
 
 
 def write_figures(

@@ -7,6 +7,9 @@ src/metrics/verdict.py; > 0 is the healthy side, |m| < 1 borderline); the mean r
 the probe (each run's own, calibrated, docs/design.md §5); the change of the mean linear-probe accuracy
 against the baseline row; and which rows are the same experiment (identical per-seed results, e.g. by
 construction). Standard deviations are sample stds over seeds (ddof=1): blank for one seed.
+
+Written as two markdown tables, the results and the margins (one column per reading of the verdict), so
+that each fits a page; ``table.csv`` holds every column of both.
 """
 
 from pathlib import Path
@@ -14,7 +17,15 @@ from pathlib import Path
 import pandas as pd
 
 from src.analysis.load.grouping import BASELINE, identical_rows
-from src.metrics.verdict import BORDERLINE, COLLAPSE_VERDICTS, MARGIN_PREFIX
+from src.metrics.verdict import (
+    BORDERLINE,
+    COLLAPSE_VERDICTS,
+    DIMENSION,
+    ENERGY,
+    MARGIN_PREFIX,
+    PROBE,
+    REPRESENTATIONS,
+)
 from src.runs.atomic import write_csv_atomic, write_text_atomic
 
 TABLE_METRICS = (
@@ -36,9 +47,47 @@ LABELS = {  # column titles of the markdown table
 }
 
 
+# The verdict's readings in words (src/metrics/verdict.py), in the order the rule decides on them.
+READING_WORDS = {ENERGY: "energy", DIMENSION: "centred rank", PROBE: "probe gain"}
+MARGINS_NOTE = (
+    "Each cell: the margin of one reading of the collapse verdict, mean ± std over seeds: (reading − "
+    "threshold) / (band · |threshold|), its signed distance from the threshold in band units; > 0 on the "
+    "healthy side, < 0 on the collapsed side, within ±1 near it (a verdict decided by it is borderline). "
+    "*energy*: log10 of the output's input-varying energy over its random-init value (collapsed below "
+    "−energy_below_decades); *centred rank*: the centred effective rank / min(N, d) (collapsed below "
+    "dimensional_below); *probe gain*: the probe on h minus its random-init reference, in standard errors "
+    "(collapsed below −probe_below_se). Each run's rule and thresholds: `verdict_rule` in its summary.json; "
+    "definitions: docs/verdict.md."
+)
+
+
+def known_reading(column: str) -> tuple[str, str] | None:
+    """``margin/z_energy_decades`` → ``("z", "energy_decades")``; None for a margin of no reading of this
+    rule (a record judged by another)."""
+    representation, _, reading = column.removeprefix(MARGIN_PREFIX).partition("_")
+    return (
+        (representation, reading) if reading in READING_WORDS and representation in REPRESENTATIONS else None
+    )
+
+
+def margin_order(column: str) -> tuple:
+    """Sort key of a margin column: by reading as the rule decides on them, then by representation (h, z,
+    p); a margin of no known reading after them, by name."""
+    known = known_reading(column)
+    if known is None:
+        return (len(READING_WORDS), 0, column)
+    representation, reading = known
+    return (list(READING_WORDS).index(reading), REPRESENTATIONS.index(representation), "")
+
+
 def margin_label(column: str) -> str:
-    """``margin/z_cos_gap_centred`` → ``m z_cos_gap_centred`` (column title)."""
-    return f"m {column.removeprefix(MARGIN_PREFIX)}"
+    """``margin/z_energy_decades`` → ``z energy`` (a column title of the margins table); a margin of no
+    known reading keeps its name, with spaces for underscores."""
+    known = known_reading(column)
+    if known is None:
+        return column.removeprefix(MARGIN_PREFIX).replace("_", " ")
+    representation, reading = known
+    return f"{representation} {READING_WORDS[reading]}"
 
 
 def delta_column(baseline: str, metric: str = DELTA_METRIC) -> str:
@@ -99,7 +148,8 @@ def mean_std(mean: float, std: float, digits: int) -> str:
 
 
 def table_markdown(table: pd.DataFrame, baseline: str = BASELINE) -> str:
-    """The table as markdown, ``mean ± std`` per cell (std over seeds)."""
+    """The results as markdown, ``mean ± std`` per cell (std over seeds): every column but the margins
+    (``margins_markdown``)."""
     shown = pd.DataFrame(index=table.index)
     shown["seeds"] = table["seeds"]
     shown["collapsed"] = [f"{c}/{n}" for c, n in zip(table["collapsed"], table["seeds"], strict=True)]
@@ -116,21 +166,35 @@ def table_markdown(table: pd.DataFrame, baseline: str = BASELINE) -> str:
         if column == "ref.probe/linear_acc":
             delta = table[delta_column(baseline)]
             shown[f"Δ acc vs {baseline}"] = ["–" if pd.isna(d) else f"{d:+.3f}" for d in delta]
-    for column in sorted(
-        c.removesuffix(" mean") for c in table if c.startswith(MARGIN_PREFIX) and c.endswith(" mean")
-    ):
-        shown[margin_label(column)] = [
-            mean_std(m, s, 1) for m, s in zip(table[f"{column} mean"], table[f"{column} std"], strict=True)
-        ]
     shown["same as"] = table["same as"].replace("", "–")
     return shown.to_markdown(disable_numparse=True)
 
 
+def margins_markdown(table: pd.DataFrame) -> str:
+    """The verdict's margins as markdown, one column per reading (titled by ``margin_label``, in the
+    rule's order), ``mean ± std`` over seeds; "" when the table has none (MARGINS_NOTE reads the cells)."""
+    margins = sorted(
+        (c.removesuffix(" mean") for c in table if c.startswith(MARGIN_PREFIX) and c.endswith(" mean")),
+        key=margin_order,
+    )
+    if not margins:
+        return ""
+    shown = pd.DataFrame(index=table.index)
+    for column in margins:
+        shown[margin_label(column)] = [
+            mean_std(m, s, 1) for m, s in zip(table[f"{column} mean"], table[f"{column} std"], strict=True)
+        ]
+    return shown.to_markdown(disable_numparse=True)
+
+
 def write_table(table: pd.DataFrame, folder: Path, baseline: str = BASELINE) -> tuple[Path, Path]:
-    """``table.md`` (formatted) and ``table.csv`` (full precision) in ``folder``."""
+    """``table.md`` (the results, then a "Margins" section when the runs stored any) and ``table.csv``
+    (every column of both, full precision) in ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     md, csv = folder / "table.md", folder / "table.csv"
-    write_text_atomic(md, table_markdown(table, baseline) + "\n")
+    margins = margins_markdown(table)
+    sections = [table_markdown(table, baseline), *(["## Margins", MARGINS_NOTE, margins] if margins else [])]
+    write_text_atomic(md, "\n\n".join(sections) + "\n")
     write_csv_atomic(csv, table)
     return md, csv
