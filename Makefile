@@ -17,11 +17,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m src.run
 
-## Lint, format check, then the whole test suite (offline, CPU).
+## Lint, format check, then the whole test suite (offline, CPU), one worker per core (at most 4), each test
+## file on one worker (a file's tests share their module fixtures).
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

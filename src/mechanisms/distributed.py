@@ -16,7 +16,23 @@ the other processes' terms whenever the targets carry gradient.)
 
 import torch
 import torch.distributed as dist
-from torch.distributed import _functional_collectives as collectives
+
+
+class _GatherRows(torch.autograd.Function):
+    """All-gather of the rows whose backward is a reduce-scatter with SUM (the module docstring's factor):
+    public collectives only (all_gather_into_tensor, reduce_scatter_tensor; torch ≥ 2.0)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        rows = x.new_empty((dist.get_world_size() * x.shape[0], *x.shape[1:]))  # (W·B, ...)
+        dist.all_gather_into_tensor(rows, x)
+        return rows
+
+    @staticmethod
+    def backward(ctx, grad_rows: torch.Tensor) -> torch.Tensor:
+        grad = grad_rows.new_empty((grad_rows.shape[0] // dist.get_world_size(), *grad_rows.shape[1:]))
+        dist.reduce_scatter_tensor(grad, grad_rows.contiguous(), op=dist.ReduceOp.SUM)  # (B, ...)
+        return grad
 
 
 def gather_rows(x: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -29,9 +45,4 @@ def gather_rows(x: torch.Tensor) -> tuple[torch.Tensor, int]:
     """
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return x, 0
-    # NOTE: a private module, this one call: torch 2.14 (pinned) has no public all-gather that autograd
-    # runs through and that is not deprecated. torch.distributed.all_gather_into_tensor carries no
-    # gradient; torch.distributed.nn.functional.all_gather (what Lightning's all_gather uses) warns that it
-    # is deprecated in favour of this functional collective. Both reduce-scatter with SUM in backward.
-    rows = collectives.all_gather_single(x.contiguous(), 0, dist.group.WORLD)
-    return rows, dist.get_rank() * len(x)
+    return _GatherRows.apply(x.contiguous()), dist.get_rank() * len(x)

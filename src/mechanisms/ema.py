@@ -42,6 +42,8 @@ def ema_update_(target: list[torch.Tensor], online: list[torch.Tensor], tau: flo
     bit-identical and τ = 0 copies the online tensors bit for bit (BYOL Table 5a's "τ = 0" row).
     """
     if target:
+        # NOTE: torch's foreach ops have no public name (torch ≥ 2.0 through 2.14); this one kernel launch
+        # per update replaces one per tensor, and torch.optim's own foreach paths call the same function.
         torch._foreach_lerp_(target, online, 1.0 - tau)
 
 
