@@ -7,13 +7,8 @@ Each run of the panel carries its label (``panel_label``, the verdict its case m
 (data × backbone). Every trained run's own random-init network is one more case, labelled
 ``no_collapse``: its reference judged against itself. The verdicts are recomputed from the stored
 statistics with ``--rule`` (the rule's readings are pure functions of the final measurement and the
-reference: src/metrics/verdict.py), so a rule can be judged without retraining.
-
-Leave one testbed out: the two thresholds a label decides are fitted on the other testbeds, each at the
-middle of the gap between the cases that must fall below it and those that must not (energy: in decades;
-rank fraction: geometric), and the held-out testbed is judged with them. Where the labels of the fitting
-testbeds overlap, the cut leaves the fewest of them on the wrong side, and the report counts those
-("misjudged in the fit"). The probe threshold (2 standard errors) is a statistical convention, not fitted.
+reference: src/metrics/verdict.py), so a rule can be judged without retraining. The cases, the confusion
+matrices and the leave-one-testbed-out fit: src/analysis/judge/panel_cases.py.
 """
 
 import argparse
@@ -25,9 +20,7 @@ from src.analysis.judge.panel_cases import panel_cases, require_a_panel
 from src.analysis.load.runs import StudyRuns, load_runs
 from src.analysis.render.panel_markdown import panel_markdown
 from src.core.paths import METRICS_DEFAULTS
-from src.metrics.verdict import (
-    VerdictRule,
-)
+from src.metrics.verdict import VerdictRule
 from src.runs.atomic import write_csv_atomic, write_text_atomic
 
 
