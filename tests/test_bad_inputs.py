@@ -145,6 +145,10 @@ CASES = {
         "error: model/predictor=linaer: no such option of group model/predictor; did you mean linear? "
         "Options: directcopy, directpred, identity, linear, mlp",
     ),
+    "misspelled group added with +": (
+        ["+ablaton=no_predictor"],
+        "+ablaton=no_predictor: ablaton is no config group; did you mean +ablation=no_predictor?",
+    ),
     "misspelled dataset": (
         ["data=stereoo"],
         "error: data=stereoo: no such option of group data; did you mean stereo? Options: cifar10, cifar100,",

@@ -7,6 +7,7 @@ a number where a number was, a bool where a bool was, a list where a list was. `
 the constructor the key is handed to takes None (``num_probe_train: int | None``: null = all images).
 """
 
+import difflib
 import functools
 import typing
 from pathlib import Path
@@ -87,8 +88,25 @@ def _defaults(groups: tuple[str, ...]) -> DictConfig:
     return compose(config_name="config", overrides=list(groups))
 
 
+def check_added_keys(overrides: list[str], config_dir: Path) -> None:
+    """``+name=value`` adds a new key where ``name`` is no group: refused when ``name`` is a near miss of a
+    group (``+ablaton=byol`` would otherwise train the baseline under a stray key), one line naming it."""
+    groups = sorted(p.name for p in config_dir.iterdir() if p.is_dir())
+    for override, text in zip(OverridesParser.create().parse_overrides(overrides), overrides, strict=True):
+        key = override.key_or_group
+        if not override.is_add() or "." in key or "/" in key or key in groups:
+            continue
+        near = difflib.get_close_matches(key, groups, n=1, cutoff=0.8)
+        if near:
+            raise ConfigError(
+                f"{text}: {key} is no config group; did you mean +{near[0]}={text.split('=', 1)[-1]}?"
+            )
+
+
 def check_override_types(cfg: DictConfig, overrides: list[str], config_dir: Path) -> None:
-    """Raise one ConfigError line for the first value override whose type does not fit its key."""
+    """Raise one ConfigError line for a near miss of a group added with ``+`` (check_added_keys) or for the
+    first value override whose type does not fit its key."""
+    check_added_keys(overrides, config_dir)
     groups, keys = value_overrides(overrides, config_dir)
     if not keys:
         return
