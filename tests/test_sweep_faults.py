@@ -140,10 +140,12 @@ def test_a_killed_joblib_worker_is_recorded_as_failed_the_other_jobs_run_and_the
     statuses = [j["status"] for j in recorded["jobs"]]
     assert len(statuses) == 4 and statuses[1] == "failed"
     assert recorded["jobs"][1]["error"].startswith("its worker process died")
-    # The job beside the dead one may be lost with the pool; every job is a result or recorded as lost.
+    # The job beside the dead one may be lost with the pool; the jobs not yet started ran in a fresh one.
+    # Which jobs those are depends on the order the two workers took them in (under load, one worker can
+    # run jobs 0, 2 and 3 before the other reaches job 1's step 3), so every job is asserted to be a
+    # result or recorded as lost, none missing.
     for job in recorded["jobs"]:
         assert job["status"] == "finished" or "worker process died" in job["error"], job
-    assert statuses[3] == "finished"  # a job started after the death ran in a fresh pool
     assert out.splitlines()[-1].startswith(f"sweep: 4 runs, {statuses.count('failed')} failed")
     assert not (tmp_path / "job1" / "summary.json").exists()
     # The same command again: the finished jobs are skipped, the lost ones resume and finish.
