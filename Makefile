@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format
+.PHONY: run test lint format resolutions
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -27,3 +27,8 @@ test: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+## Re-record what pip resolves the package to on Python 3.12 and 3.13 and on a CUDA image's stack (needs the
+## package index and python3.12/python3.13 on the PATH); tests/test_install_metadata.py checks the records.
+resolutions: $(STAMP)
+	$(PY) tests/install_resolution.py
