@@ -7,9 +7,11 @@ with BatchNorm statistics calibrated on training batches for that measurement on
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from src.core.checks import require_choice, require_int
+from src.core.checks import require_bool, require_choice, require_int
 from src.data.base import SSLDataModule
+from src.metrics.background import BackgroundMeasurement, Measured, can_fork, measured_at
 from src.metrics.calibration import calibrated_batchnorm
 from src.metrics.collapse import representation_metrics, singular_values
 from src.metrics.divergence import Diverged, require_finite
@@ -86,6 +88,12 @@ def measurement_interval(every_n_steps: int | None, max_steps: int) -> int:
     return max(1, max_steps // MEASUREMENTS_PER_RUN)
 
 
+def batches_run(trainer: pl.Trainer) -> int:
+    """Training batches whose forward and backward have run: while it stays the same, the module's state
+    (weights, BatchNorm buffers) is the one a measurement started at that count saw."""
+    return trainer.fit_loop.epoch_loop.batch_progress.total.processed
+
+
 def namespaced(scalars: dict[str, float]) -> dict[str, float]:
     """The fixed metric names: probe accuracies (and their standard errors) under ``probe/``, the rest
     under ``collapse/`` (names that already carry a namespace, ``predictor/…``, are kept)."""
@@ -95,7 +103,13 @@ def namespaced(scalars: dict[str, float]) -> dict[str, float]:
 
 
 class CollapseMonitor(pl.Callback):
-    """Keeps the reference (before training) and the latest measurement; logs every measurement."""
+    """Keeps the reference (before training) and the latest measurement; logs every measurement.
+
+    With ``metrics.background`` every measurement but the final one runs in a forked process that holds the
+    networks as they were at its step (src/metrics/background.py) and is logged, under its own step, when
+    the next one starts; the final one runs on the training thread, after the last pending one is logged.
+    Without it each is taken and logged at its step on the training thread. The numbers are the same either way; the
+    position of a measurement's row among the training rows of ``metrics.csv`` is not."""
 
     def __init__(self, settings: dict):
         # Every metrics.* key is checked here, once (src.train builds the monitor before the run folder);
@@ -108,6 +122,7 @@ class CollapseMonitor(pl.Callback):
         require_int("metrics.calibration_batches", settings["calibration_batches"], 0)
         if settings["planted_output"] is not None:
             require_choice("metrics.planted_output", settings["planted_output"], PLANTED_OUTPUTS)
+        require_bool("metrics.background", settings["background"])
         self.rule = VerdictRule.from_settings(settings["verdict"])
         self.settings = settings
         self.reference: dict[str, float] | None = None
@@ -116,39 +131,81 @@ class CollapseMonitor(pl.Callback):
         self.final_spectra: dict[str, list] | None = None
         self._last_measured_step = -1
         self.every_n_steps: int | None = None  # the interval, once the run's length is known (on_train_start)
+        self._background = BackgroundMeasurement()
+        self._unlogged: Measured | None = None  # taken in the background, to be logged at the next start
+        self._retake: int | None = None  # a resumed run's step whose measurement was in flight at the save
+        self._trainer: pl.Trainer | None = None
+        self._forked_after: int | None = None  # batches run when the measurement in flight started
 
     def state_dict(self) -> dict:
         # The random-init reference survives a resume: it is measured once, before the very first step.
         # So does the final measurement: a run killed after its final checkpoint resumes with nothing to do.
+        # A measurement still unlogged is carried too, so the resumed run logs it where this one would have;
+        # one still running of the very state being saved is measured again by the resumed run instead of
+        # being waited for (every checkpoint step that is also a measurement step would otherwise wait).
+        unchanged = self._trainer is not None and batches_run(self._trainer) == self._forked_after
+        retake = self._background.step if unchanged else None
+        if retake is None:
+            self._settle()
         return {
             "reference": self.reference,
             "reference_spectra": self.reference_spectra,
             "final": self.final,
             "final_spectra": self.final_spectra,
+            "unlogged": None if self._unlogged is None else self._unlogged.as_state(),
+            "retake": retake,
         }
 
     def load_state_dict(self, state: dict) -> None:
         self.reference, self.reference_spectra = state["reference"], state["reference_spectra"]
         self.final, self.final_spectra = state["final"], state["final_spectra"]
+        unlogged = state.get("unlogged")  # absent from checkpoints written before metrics.background
+        self._unlogged = None if unlogged is None else Measured(**unlogged)
+        self._retake = state.get("retake")
 
-    def _measure_and_log(
-        self, trainer: pl.Trainer, module, linear_probe: bool = True, plant: str | None = None
-    ) -> tuple[dict[str, float], dict[str, list]]:
-        try:
-            scalars, spectra = measure(module, trainer.datamodule, self.settings, linear_probe, plant)
-        except Diverged as error:
-            raise Diverged(error.what, trainer.global_step) from None
+    def _start(self, trainer: pl.Trainer, module, linear_probe: bool = True) -> None:
+        """Measure the step training is at: in the background (logged later, by ``_log_unlogged``), or
+        here and logged now."""
+        step, datamodule = trainer.global_step, trainer.datamodule
+
+        def work() -> tuple[dict, dict]:
+            return measure(module, datamodule, self.settings, linear_probe)
+
+        # NOTE: where a fork is unsafe (an accelerator, several threads) the training thread measures.
+        if self.settings["background"] and can_fork(module.device):
+            self._background.start(step, work)
+            self._forked_after = batches_run(trainer)
+            return
+        self._unlogged = measured_at(step, work)
+        self._log_unlogged(trainer)
+
+    def _settle(self) -> None:
+        """Wait for the background measurement, if one runs, and hold it as unlogged."""
+        measured = self._background.settle()
+        if measured is not None:
+            self._unlogged = measured
+
+    def _log_unlogged(self, trainer: pl.Trainer) -> None:
+        self._settle()
+        measured, self._unlogged = self._unlogged, None
+        if measured is None:
+            return
+        if measured.diverged is not None:
+            raise Diverged(measured.diverged, measured.step)
+        if measured.step == 0:
+            self.reference, self.reference_spectra = measured.scalars, measured.spectra
         for logger in trainer.loggers:
-            logger.log_metrics(namespaced(scalars), step=trainer.global_step)
-        return scalars, spectra
+            logger.log_metrics(namespaced(measured.scalars), step=measured.step)
 
     def on_train_start(self, trainer: pl.Trainer, module) -> None:
         # The step training starts from is measured already (the reference, or before the checkpoint):
         # under gradient accumulation its first batch would otherwise measure it again.
+        self._trainer = trainer
         self._last_measured_step = trainer.global_step
         self.every_n_steps = measurement_interval(self.settings["every_n_steps"], trainer.max_steps)
-        if trainer.global_step == 0:
-            self.reference, self.reference_spectra = self._measure_and_log(trainer, module)
+        if trainer.global_step in (0, self._retake):  # the reference, or the one in flight at the save
+            self._start(trainer, module)
+        self._retake = None
 
     def on_train_batch_end(self, trainer: pl.Trainer, module, outputs, batch, batch_idx: int) -> None:
         step = trainer.global_step  # under gradient accumulation several batches share a step
@@ -159,14 +216,30 @@ class CollapseMonitor(pl.Callback):
         ):
             self._last_measured_step = step
             probe_every = self.settings["probe_every_n_steps"]  # null: at every measurement
-            self._measure_and_log(
-                trainer, module, linear_probe=probe_every is None or step % probe_every == 0
-            )
+            self._log_unlogged(trainer)
+            self._start(trainer, module, linear_probe=probe_every is None or step % probe_every == 0)
 
     def on_train_end(self, trainer: pl.Trainer, module) -> None:
+        self._log_unlogged(trainer)
         # The panel's planted cases replace the final measurement's outputs only (never the reference).
         plant = self.settings["planted_output"]
-        self.final, self.final_spectra = self._measure_and_log(trainer, module, plant=plant)
+        step = trainer.global_step
+        final = measured_at(step, lambda: measure(module, trainer.datamodule, self.settings, plant=plant))
+        self._unlogged = final
+        self._log_unlogged(trainer)
+        self.final, self.final_spectra = final.scalars, final.spectra
+
+    def on_exception(self, trainer: pl.Trainer, module, exception: BaseException) -> None:
+        # A run that stops on an error keeps the measurement it had taken, as without the background: its
+        # row is logged (SIGTERM instead carries it in the checkpoint, for the resumed run to log).
+        if isinstance(exception, SIGTERMException):
+            return
+        try:
+            self._settle()
+        except Exception:  # the run is failing already; the error reported is the first one
+            return
+        if self._unlogged is not None and self._unlogged.diverged is None:
+            self._log_unlogged(trainer)
 
     def verdict(self) -> Verdict:
         """The written rule applied to the final measurement against the random-init reference."""
