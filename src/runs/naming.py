@@ -24,7 +24,7 @@ MAX_LABEL = 64  # wandb refuses tags longer than 64 characters; the label is one
 NOT_IN_LABEL = (
     "hydra", "seed", "fresh", "ablation", "study", "experiment", "row", "logger", "cpu_threads",
     "checkpoint", "debug", "trainer.enable_progress_bar", "trainer.log_every_n_steps", "data.root",
-    "data.download", "model.channels_last", "model.compile",
+    "data.download", "model.channels_last", "model.compile", "metrics.background",
 )  # fmt: skip
 
 
