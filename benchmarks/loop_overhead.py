@@ -24,7 +24,7 @@ it does, in which order): it logs nothing, checkpoints nothing and checks nothin
 ``--foreach`` also times the plain loop with AdamW's multi-tensor path (``optimizer.algorithm.foreach=true``)
 against the default and says whether the weights stay bitwise the same.
 
-Both loops run with torch's plain CUDA check (``src.run.plain_cuda_check``, as the entry point does);
+Both loops run with torch's plain CUDA check (``src.job.plain_cuda_check``, as the entry point does);
 ``--nvml-check`` keeps the NVML-based one Lightning's import turns on, to measure what that costs.
 """
 
@@ -46,8 +46,8 @@ from benchmarks.harness import ROOT
 from src.bench.clock import CLOCK, clocked_run
 from src.bench.plain_loop import PlainLoop, same_weights
 from src.cli.compose import compose_config
+from src.job import plain_cuda_check
 from src.metrics.monitor import measure, measurement_interval
-from src.run import plain_cuda_check
 
 EMBEDDED = ["logger=csv"]  # the default run (BYOL on stereograms), without wandb
 

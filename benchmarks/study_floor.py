@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.harness import ROOT
 from src.bench.study_floor import floor_seconds, study_runs, time_run
-from src.run import plain_cuda_check
+from src.job import plain_cuda_check
 
 GOALS_S = {"collapse_table": 5 * 60, "robustness": 20 * 60}  # issue 10, idle 2-core machine
 

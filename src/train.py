@@ -16,17 +16,12 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from src.cli.preflight import check_built, check_settings
 from src.cli.resolvers import build
+from src.core.errors import SIGNAL_EXIT
 from src.data.base import SSLDataModule
 from src.metrics.divergence import Diverged
 from src.metrics.monitor import CollapseMonitor, measurement_interval, namespaced
 from src.runs.atomic import write_json_atomic
-from src.runs.checkpointing import (
-    SIGNAL_EXIT,
-    AtomicCheckpointIO,
-    CtrlCAsSigterm,
-    Interrupted,
-    RunCheckpoints,
-)
+from src.runs.checkpointing import AtomicCheckpointIO, CtrlCAsSigterm, Interrupted, RunCheckpoints
 from src.runs.divergence_guard import DivergenceGuard
 from src.runs.fault_injection import PhaseFaults, fault_injection
 from src.runs.files import CHECKPOINT, SUMMARY_FILE

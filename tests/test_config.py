@@ -163,16 +163,19 @@ def test_help_lists_groups_rows_studies_options_and_exit_codes():
 
 def test_the_entry_point_undoes_lightnings_nvml_cuda_check(tmp_path):
     # Lightning's import sets PYTORCH_NVML_BASED_CUDA_CHECK=1: every torch.cuda.is_available() (asked by
-    # the optimizers each step) would then query NVML. Unset by the user, importing src.run leaves it set
-    # (no side effect at import); the entry point unsets it before training (where no GPU is present).
+    # the optimizers each step) would then query NVML. Unset by the user: importing src.run leaves it
+    # unset (the entry imports no Lightning, so a sweep's main process starts light), importing src.job
+    # sets it (no side effect of ours at import), and the job unsets it before training (no GPU present).
     code = (
         "import os, sys, src.run\n"
-        "print(os.environ.get(src.run.NVML_CHECK))\n"
-        "src.run.train = lambda *args, **kwargs: sys.exit(print(os.environ.get(src.run.NVML_CHECK)))\n"
+        "print(os.environ.get('PYTORCH_NVML_BASED_CUDA_CHECK'))\n"
+        "import src.job\n"
+        "print(os.environ.get(src.job.NVML_CHECK))\n"
+        "src.job.train = lambda *args, **kwargs: sys.exit(print(os.environ.get(src.job.NVML_CHECK)))\n"
         f"sys.argv = ['src/run.py', 'hydra.run.dir={tmp_path}']\n"
         "src.run.main()\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTORCH_NVML_BASED_CUDA_CHECK"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ["1", "1" if torch.cuda.is_available() else "None"]
+    assert out.stdout.split() == ["None", "1", "1" if torch.cuda.is_available() else "None"]

@@ -27,6 +27,7 @@ FLOORS = (
     "cli",
     "train",
     "bench",  # the benchmarks' clock and plain loop, shared with the tests
+    "job",  # one job: checks, training, its record and summary (imported by the entry when a job starts)
     "run",
 )
 

@@ -17,7 +17,7 @@ import os
 import pytest
 import torch
 
-import src.run
+import src.job
 from src.bench.clock import CLOCK, clocked_run
 from src.bench.plain_loop import PlainLoop, same_weights
 from src.core.errors import ConfigError
@@ -102,12 +102,12 @@ def test_a_bad_probe_interval_is_one_config_error(tiny_config, tmp_path):
 
 @pytest.mark.parametrize("gpu", [False, True])
 def test_the_nvml_check_is_dropped_only_without_a_gpu(monkeypatch, gpu):
-    monkeypatch.setenv(src.run.NVML_CHECK, "1")  # as Lightning's import leaves it
+    monkeypatch.setenv(src.job.NVML_CHECK, "1")  # as Lightning's import leaves it
     monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
-    src.run.plain_cuda_check(None)
-    assert (os.environ.get(src.run.NVML_CHECK) == "1") is gpu
-    src.run.plain_cuda_check("0")  # a user's own setting always stays
-    assert os.environ[src.run.NVML_CHECK] == "0"
+    src.job.plain_cuda_check(None)
+    assert (os.environ.get(src.job.NVML_CHECK) == "1") is gpu
+    src.job.plain_cuda_check("0")  # a user's own setting always stays
+    assert os.environ[src.job.NVML_CHECK] == "0"
 
 
 # The default row, and rows whose step does more than the default's: MoCo's queue (read, then pushed) and

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from src.job import format_summary
 from src.mechanisms.ema import cosine_tau
 from src.metrics.verdict import VERDICTS
-from src.run import format_summary
 from src.train import train
 from tests.conftest import ROOT, ROWS, TINY
 

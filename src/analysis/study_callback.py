@@ -6,21 +6,24 @@ Hydra calls ``on_multirun_end`` in reverse order of registration, so this runs b
 ``RobustnessReport`` (conf/study/robustness.yaml) does the same for a study of conditions
 (``runs/<condition>/<row>/seed<s>/``): one report per condition and the robustness section;
 ``PanelReport`` (conf/study/verdict_panel.yaml) writes the verdict panel's report.
+NOTE: Hydra builds the callbacks in every job's process too (a sweep's workers call ``on_job_start``), so
+the report's modules (matplotlib, scipy, torch: seconds) are imported only when a report is written.
 """
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from src.analysis.load.grouping import BASELINE
 from src.analysis.load.runs import StudyRuns, load_runs
-from src.analysis.panel import write_panel_report
 from src.analysis.provenance import LoadSampler, command_line, invocation, record_invocation
-from src.analysis.report import found, write_report
-from src.analysis.robustness import ConditionStudy, load_conditions, write_robustness_report
 from src.runs.sweep_callbacks import every_job_refused, job_records
+
+if TYPE_CHECKING:
+    from src.analysis.robustness import ConditionStudy
 
 
 class StudyReport(Callback):
@@ -40,6 +43,8 @@ class StudyReport(Callback):
 
     def write(self, study_dir: Path, loaded: StudyRuns) -> list[tuple[str, Path]] | None:
         """The study's report from its runs; the written paths by label (None: no finished run)."""
+        from src.analysis.report import found, write_report
+
         if not found(loaded, study_dir):
             return None
         report = write_report(study_dir, loaded, self.baseline, provenance=True)  # written next
@@ -73,10 +78,14 @@ class RobustnessReport(StudyReport):
     """A study of conditions: every condition's report and the robustness section
     (src/analysis/robustness.py) instead of one report of all runs, which would mix the conditions."""
 
-    def load(self, runs_dir: Path) -> ConditionStudy:
+    def load(self, runs_dir: Path) -> "ConditionStudy":
+        from src.analysis.robustness import load_conditions
+
         return load_conditions(runs_dir)
 
-    def write(self, study_dir: Path, loaded: ConditionStudy) -> list[tuple[str, Path]] | None:
+    def write(self, study_dir: Path, loaded: "ConditionStudy") -> list[tuple[str, Path]] | None:
+        from src.analysis.robustness import write_robustness_report
+
         return write_robustness_report(study_dir, loaded, self.baseline, provenance=True)
 
 
@@ -85,4 +94,6 @@ class PanelReport(StudyReport):
     check (src/analysis/panel.py) instead of an ablation table."""
 
     def write(self, study_dir: Path, loaded: StudyRuns) -> list[tuple[str, Path]] | None:
+        from src.analysis.panel import write_panel_report
+
         return write_panel_report(study_dir, loaded=loaded)

@@ -4,7 +4,10 @@
 traceback.
 """
 
+import signal
+
 BAD_INPUT_EXIT = 2  # the exit code of refused input (src/run.py's module docstring lists them all)
+SIGNAL_EXIT = {signal.SIGTERM: 143, signal.SIGINT: 130}  # 128 + N, what a shell reports for signal N
 
 
 class SuiteError(Exception):

@@ -35,9 +35,6 @@ from src.runs.metrics_csv import MetricsCSVLogger
 SUITE_KEY = "suite"
 
 
-SIGNAL_EXIT = {signal.SIGTERM: 143, signal.SIGINT: 130}  # 128 + N, what a shell reports for signal N
-
-
 class Interrupted(Exception):
     """The run stopped on SIGTERM or Ctrl-C after saving its checkpoint; the same command resumes it."""
 

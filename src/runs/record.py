@@ -15,13 +15,16 @@ import subprocess
 import traceback
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from src.runs.atomic import root_os_error, write_json_atomic, write_text_atomic
 from src.runs.files import HYDRA_DIR, SUMMARY_FILE, TRACEBACK_FILE
+
+if TYPE_CHECKING:
+    import torch
 
 PACKAGES = ("torch", "torchvision", "pytorch-lightning", "hydra-core", "wandb", "numpy", "pandas")
 STATUSES = ("finished", "diverged", "failed")
@@ -59,8 +62,12 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def device_description(accelerator_device: torch.device) -> str:
+def device_description(accelerator_device: "torch.device") -> str:
     if accelerator_device.type == "cuda":
+        # NOTE: torch is imported where it is used: a sweep's main process imports this module (the sweep
+        # callbacks, the resolvers) and never trains, and torch's import alone takes seconds.
+        import torch
+
         return f"cuda:{torch.cuda.get_device_name(accelerator_device)}"
     return f"cpu:{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
 
@@ -89,7 +96,7 @@ def resolved(cfg: DictConfig) -> dict:
         return OmegaConf.to_container(cfg, resolve=False)
 
 
-def run_identity(cfg: DictConfig, run_dir: Path, device: torch.device) -> dict:
+def run_identity(cfg: DictConfig, run_dir: Path, device: "torch.device") -> dict:
     """What every summary holds, whatever the outcome: enough to rerun the run exactly (the resolved
     config, the overrides and choices, the seed, the code's commit, the package versions, the device)."""
     config = resolved(cfg)
@@ -163,6 +170,8 @@ def record_failure(cfg: DictConfig, run_dir: Path, exc: BaseException, wall_time
     """Write ``summary.json`` with status ``failed`` and the error, and the traceback next to it."""
     run_dir = Path(run_dir)
     write_text_atomic(run_dir / TRACEBACK_FILE, "".join(traceback.format_exception(exc)))
+    import torch  # where it is used, as in device_description
+
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # what accelerator=auto picks
     summary = {
         "status": "failed",
