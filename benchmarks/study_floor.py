@@ -8,7 +8,12 @@ plain loop of ``src/bench/plain_loop.py`` (the same networks, optimizer, batches
 suite's weights; no Lightning, logging, checkpoint or check) trains ``warmup + steps`` steps, and one
 collapse measurement (``measure``, the linear probe included) is timed after them. ``--jobs`` worker
 processes share the runs and time them side by side, as the study's ``n_jobs`` joblib workers run, so both
-cores' contention is in the numbers.
+cores' contention is in the numbers: a worker done with its share keeps training (a filler run, untimed)
+until every worker is done, since in a study both workers stay busy to its end. NOTE: without that, the
+runs a worker times after the other has finished run alone, faster (idle AMD 2-core, 60 timed steps a run:
+the τ sweep's floor 106 s without the filler against 113 s with it, the collapse table's 785 against 810 s).
+The floor moves by several percent between invocations, and with the timed steps (the same machine: the
+collapse table 837–875 s with 20 steps, 810 s with 60): state the range, not one figure.
 
 The floor of a study is Σ over its runs of (max_steps × ms/step + measurements × s/measurement), over
 ``jobs``: the time a perfectly packed engine with no start-up, no logging and no files would take. It is
@@ -22,30 +27,47 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.harness import ROOT
-from src.bench.study_floor import floor_seconds, study_runs, time_run
+from src.bench.plain_loop import PlainLoop
+from src.bench.study_floor import EXTRA, floor_seconds, study_runs, time_run
+from src.cli.compose import compose_config
 from src.job import plain_cuda_check
 
 GOALS_S = {"collapse_table": 5 * 60, "robustness": 20 * 60}  # issue 10, idle 2-core machine
 
 
-def worker(studies: list[str], index: int, count: int, warmup: int, steps: int) -> None:
-    """Time every ``count``-th run from ``index``: one JSON line each."""
+DONE = "done"  # what a worker prints when its share is timed; it then trains a filler until stopped
+
+
+def worker(studies: list[str], index: int, count: int, warmup: int, steps: int, stop: Path) -> None:
+    """Time every ``count``-th run from ``index``: one JSON line each; then train the first of them, untimed,
+    until ``stop`` exists (the other workers' runs are then timed beside a busy core, as in a study)."""
     plain_cuda_check(None)
     items = [(s, o, n) for s in studies for o, n in study_runs(s)]
-    for study, overrides, seeds in items[index::count]:
+    mine = items[index::count]
+    for study, overrides, seeds in mine:
         print(json.dumps({"study": study, "seeds": seeds, **time_run(overrides, warmup, steps)}), flush=True)
+    print(DONE, flush=True)
+    if not mine:
+        return
+    filler = PlainLoop(compose_config([*EXTRA, *mine[0][1], "seed=0", f"trainer.max_steps={10**9}"]))
+    step = 0
+    while not stop.exists():
+        filler.step(step)
+        step += 1
 
 
-def last_full_invocation(study: str) -> dict | None:
-    """The newest provenance entry that executed every run of the study itself."""
+def last_full_invocation(study: str, runs: int) -> dict | None:
+    """The newest provenance entry that executed every one of the study's ``runs`` runs itself (an entry
+    from before a row or condition joined the study ran fewer and is not its cost)."""
     path = ROOT / "experiments" / study / "provenance.json"
     entries = json.loads(path.read_text()) if path.exists() else []
-    full = [e for e in entries if e["runs_executed_now"] and e["runs_executed_now"] == e["runs_finished"]]
+    full = [e for e in entries if e["runs_executed_now"] == e["runs_finished"] == runs]
     return full[-1] if full else None
 
 
@@ -81,7 +103,7 @@ def report(study: str, rows: list[dict], jobs: int) -> None:
         print(
             f"  the training steps alone / goal = {train / goal:.2f}; at this floor the goal affords {seeds * goal / floor:.1f} of its {seeds} seeds per row"
         )
-    entry = last_full_invocation(study)
+    entry = last_full_invocation(study, runs)
     if entry:
         wall, load = entry["wall_time_s"], entry.get("load")
         busy = (
@@ -93,6 +115,8 @@ def report(study: str, rows: list[dict], jobs: int) -> None:
             f"  last full invocation ({entry['started']}, {entry['runs_executed_now']} runs): {wall:.0f} s = "
             f"{wall / floor:.2f}× this floor (engine overhead; its load: {busy})"
         )
+    else:
+        print(f"  no invocation in experiments/{study}/provenance.json ran all {runs} runs itself")
     slow = sorted(rows, key=lambda r: -r["seeds"] * r["max_steps"] * r["ms_per_step"])[:3]
     for r in slow:
         print(
@@ -111,10 +135,11 @@ def main() -> None:
         "--jobs", type=int, default=2, help="worker processes side by side (the study's n_jobs)"
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # K/N: time every N-th run from K
+    parser.add_argument("--stop", help=argparse.SUPPRESS)  # the file whose existence stops a worker's filler
     args = parser.parse_args()
     if args.worker:
         index, count = map(int, args.worker.split("/"))
-        worker(args.study, index, count, args.warmup, args.steps)
+        worker(args.study, index, count, args.warmup, args.steps, Path(args.stop))
         return
     print(f"load {os.getloadavg()[0]:.2f} (1-min average) on {os.cpu_count()} cores; {args.jobs} workers")
     command = [
@@ -128,25 +153,34 @@ def main() -> None:
         str(args.steps),
     ]
     env = {**os.environ, "WANDB_MODE": "offline"}
-    workers = [
-        subprocess.Popen(
-            [*command, "--worker", f"{k}/{args.jobs}"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        for k in range(args.jobs)
-    ]
-    rows = []
-    for w in workers:
-        out, _ = w.communicate()
-        if w.returncode:
-            raise SystemExit(
-                f"a worker failed (exit {w.returncode}); run it alone: {' '.join(command)} --worker 0/1"
+    with tempfile.TemporaryDirectory() as scratch:
+        stop = Path(scratch) / "stop"
+        workers = [
+            subprocess.Popen(
+                [*command, "--worker", f"{k}/{args.jobs}", "--stop", str(stop)],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
             )
-        rows += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+            for k in range(args.jobs)
+        ]
+        rows = []
+        for w in workers:  # each worker's timed runs, up to its DONE line (or its end, if it failed)
+            for line in w.stdout:
+                if line.strip() == DONE:
+                    break
+                if line.startswith("{"):
+                    rows.append(json.loads(line))
+        stop.touch()
+        for w in workers:
+            w.wait()
+            if w.returncode:
+                raise SystemExit(
+                    f"a worker failed (exit {w.returncode}); run it alone: {' '.join(command)} "
+                    "--worker 0/1 --stop /dev/null"
+                )
     for study in args.study:
         report(study, [r for r in rows if r["study"] == study], args.jobs)
     print(f"\nload at the end {os.getloadavg()[0]:.2f}")
