@@ -18,6 +18,7 @@ from src.cli.preflight import check_built, check_settings
 from src.cli.resolvers import build
 from src.core.errors import SIGNAL_EXIT
 from src.data.base import SSLDataModule
+from src.data.held_out_cache import set_up
 from src.metrics.divergence import Diverged
 from src.metrics.monitor import CollapseMonitor, measurement_interval, namespaced
 from src.runs.atomic import write_json_atomic
@@ -158,7 +159,9 @@ def _train(cfg: DictConfig, run_dir: Path, faults: PhaseFaults, monitor: Collaps
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build(cfg.data)
     module = build_module(cfg, datamodule)
-    datamodule.setup("fit")  # a missing or corrupt data file fails here, before anything is written
+    # A missing or corrupt data file fails here, before anything is written; generated splits are drawn
+    # once per process for the same settings (a sweep's worker runs many jobs on one data set).
+    set_up(datamodule, OmegaConf.to_container(cfg.data, resolve=True))
     check_built(cfg, module, datamodule)
     # metrics.csv's kept rows are checked here, before anything is written: a refused resume changes nothing.
     csv = MetricsCSVLogger(run_dir, keep_rows=plan.metrics_rows, digest=plan.metrics_sha256)

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from src.analysis.render.figures import DYNAMICS_METRICS, dynamics_figure, spectra_figure, tau_sweep_figure
 from src.analysis.render.predictor_figures import predictor_figure
-from src.metrics.predictor import ALIGNMENT
+from src.metrics.predictor_names import ALIGNMENT
 from tests.test_analysis_figures import family_runs, runs_frame, study_spectra
 
 

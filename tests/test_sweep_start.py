@@ -1,14 +1,24 @@
-"""A sweep's main process composes, launches and reports, and never trains: it imports neither torch nor
-Lightning (seconds of start-up before the first job could start), whose import comes with the first job, in
-the worker that runs it (src/job.py)."""
+"""A sweep's start: its main process composes, launches and reports, and never trains: it imports neither
+torch nor Lightning (seconds of start-up before the first job could start), whose import comes with the
+first job, in the worker that runs it (src/job.py). The joblib launcher composes every job once, in its
+pool, before the first starts (hydra_plugins/collapse_suite/composed_jobs.py)."""
 
 import json
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
+from unittest import mock
 
 import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
 
+from hydra_plugins.collapse_suite.suite_sweeper import SuiteSweeper
+from hydra_plugins.collapse_suite.surviving_joblib import SurvivingJoblibLauncher
+from src.cli.app import HYDRA_VERSION_BASE
+from src.core.paths import CONFIG_DIR
 from tests.conftest import ROOT, TINY
 
 HEAVY = ("torch", "pytorch_lightning", "lightning_fabric")
@@ -38,3 +48,40 @@ def test_a_sweeps_main_process_imports_neither_torch_nor_lightning(tmp_path):
     assert json.loads(done.stdout.splitlines()[-1]) == []
     jobs = json.loads((tmp_path / "sweep.json").read_text())["jobs"]
     assert [j["status"] for j in jobs] == ["finished", "finished"]  # the workers did train
+
+
+def test_the_suites_sweeper_leaves_the_composition_check_to_a_launcher_that_composes_every_job():
+    """Hydra's basic sweeper composes every job in the main process to check it: the suite's skips that
+    only for a launcher that composes them all itself before the first starts."""
+    for launcher, checks in ((SurvivingJoblibLauncher(n_jobs=2), False), (object(), True)):
+        # The sweeper's state as Hydra sets it up (an instance is not made: in a process where Hydra's
+        # plugin discovery has imported the plugins again, the base's __init__ refuses a stale class).
+        sweeper = SimpleNamespace(config=OmegaConf.create({}), launcher=launcher, hydra_context=mock.Mock())
+        SuiteSweeper.validate_batch_is_legal(sweeper, [["seed=0"], ["seed=1"]])
+        assert sweeper.hydra_context.config_loader.load_sweep_config.call_count == (2 if checks else 0)
+
+
+def test_every_invocation_sweeps_with_the_suites_sweeper():
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=HYDRA_VERSION_BASE):
+        cfg = compose("config", overrides=["+study=tau_sweep"], return_hydra_config=True)
+    assert cfg.hydra.sweeper._target_ == f"{SuiteSweeper.__module__}.{SuiteSweeper.__qualname__}"
+
+
+@pytest.mark.slow  # a worker pool starts
+def test_a_joblib_sweep_whose_last_job_does_not_compose_is_refused_before_any_job_starts(tmp_path):
+    """The pool composes every job first; the one that does not compose is refused with Hydra's own error
+    (composed again in the main process), exit 2, before any job started: no run folder, no sweep folder."""
+    sweep = tmp_path / "sweep"
+    args = [
+        "-m", "hydra/launcher=surviving_joblib", "hydra.launcher.n_jobs=2", *TINY, "trainer.max_steps=1",
+        "+ablation=byol,no_stopgrad,no_predicter", f"hydra.sweep.dir={sweep}",
+    ]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "src.run", *args], cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "WANDB_MODE": "offline"},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert "did you mean no_predictor?" in done.stderr
+    assert not sweep.exists()

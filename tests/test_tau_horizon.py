@@ -11,8 +11,9 @@ import torch
 
 from src.analysis.render.horizons import horizon_markdown, horizon_table
 from src.core.errors import ConfigError
-from src.mechanisms.ema import cosine_tau, ema_update_, half_life, restated_tau
+from src.mechanisms.ema import cosine_tau, ema_update_
 from src.mechanisms.targets import NetworkTarget
+from src.mechanisms.tau_horizon import half_life, restated_tau
 from src.models.backbones import MLPBackbone
 from src.models.encoder import Encoder
 from src.models.heads import MLPHead

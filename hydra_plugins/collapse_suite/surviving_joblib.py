@@ -6,7 +6,9 @@ Here the pool is restarted until every job has run: a job that had started (Swee
 ``<sweep dir>/.jobs/``) and left no record is recorded as failed, naming the lost worker, and the jobs
 that never started are launched again in a fresh pool, with their own job numbers (their folders do not
 move). A rerun of the sweep then resumes the lost jobs from their checkpoints.
-``hydra/launcher=surviving_joblib`` (conf/hydra/launcher/) selects it; the studies do.
+``hydra/launcher=surviving_joblib`` (conf/hydra/launcher/) selects it; the studies do. It composes every
+job before the first starts, in its pool (composed_jobs.py), and tells the suite's sweeper so, which then
+skips its own one-by-one check (suite_sweeper.py).
 NOTE: here, not in src/runs/, because Hydra instantiates launchers only from the ``hydra_plugins``
 namespace package; the record helpers it shares with SweepReport stay in src/runs/sweep_callbacks.py.
 """
@@ -18,18 +20,24 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 from joblib.externals.loky.process_executor import TerminatedWorkerError
 
+from hydra_plugins.collapse_suite.composed_jobs import compose_jobs, launch_composed
 from src.runs.record import one_line
 from src.runs.sweep_callbacks import JOBS_DIR, read_record, started_run_dir, write_record
 
 
 class SurvivingJoblibLauncher(JoblibLauncher):
+    composes_every_job = (
+        True  # before the first starts: the sweeper's check would repeat it (suite_sweeper.py)
+    )
+
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         jobs = Path(str(self.config.hydra.sweep.dir)) / JOBS_DIR
+        configs = compose_jobs(self, job_overrides)
         returns: list[JobReturn] = []
         start = 0
         while start < len(job_overrides):
             try:
-                return returns + list(super().launch(job_overrides[start:], initial_job_idx + start))
+                return returns + launch_composed(self, configs[start:], initial_job_idx + start)
             except TerminatedWorkerError as error:
                 lost = f"its worker process died ({one_line(error)[:160]}); the rerun resumes it"
                 while start < len(job_overrides):

@@ -109,6 +109,9 @@ class SSLDataModule(pl.LightningDataModule):
 
     input_shape: tuple[int, ...]
     num_classes: int
+    # Drawn from generators keyed by the seed (stereo, shapes, photos), not read from files: what ``setup``
+    # adds is then a pure function of the settings, which a process may keep (src/data/held_out_cache.py).
+    generated: bool = False
 
     def train_batch(self, step: int) -> tuple:
         """The batch of global step ``step``: ``(view1, view2, label)`` on the CPU (or, for data

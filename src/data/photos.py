@@ -144,6 +144,8 @@ class PhotosDataModule(SSLDataModule):
     """Crops of two photographs (3, side, side); views: two overlapping crops of one cell with their own
     nuisances; labels: (photo, cell) as photo·grid² + row·grid + column."""
 
+    generated = True
+
     def __init__(
         self,
         grid: int,

@@ -99,6 +99,8 @@ class ShapesDataModule(SSLDataModule):
     """Glyph images (1, side, side); views: the same instance drawn twice with independent nuisances;
     labels: the glyph class (10)."""
 
+    generated = True
+
     def __init__(
         self,
         side: int,

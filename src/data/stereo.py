@@ -158,6 +158,8 @@ class StereoDataModule(SSLDataModule):
     patch_width)), drawn once from their own keys. Training stereograms are drawn per step.
     """
 
+    generated = True
+
     def __init__(
         self,
         surface: str,

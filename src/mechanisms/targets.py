@@ -22,13 +22,8 @@ from torch import nn
 
 from src.core.checks import require_choice, require_float, require_int
 from src.core.errors import ConfigError
-from src.mechanisms.ema import (
-    copy_buffers_,
-    cosine_tau,
-    ema_update_,
-    floating_state,
-    restated_tau,
-)
+from src.mechanisms.ema import copy_buffers_, cosine_tau, ema_update_, floating_state
+from src.mechanisms.tau_horizon import restated_tau
 from src.models.encoder import Encoder, reinitialise_
 
 INITS = ("copy", "independent")

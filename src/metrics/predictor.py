@@ -16,13 +16,12 @@ NOTE: pairing the j-th eigenvectors by rank order is ill-defined when eigenvalue
 alignment then reads low even if the eigenspaces agree. Tian et al. plot the same per-eigenvector cosine.
 """
 
-import re
-
 import torch
 from torch import Tensor, nn
 from torch.func import jacrev
 
 from src.metrics.collapse import effective_rank
+from src.metrics.predictor_names import ALIGNMENT
 
 
 def symmetric_part(w: Tensor) -> Tensor:
@@ -52,10 +51,6 @@ def eigenvector_alignment(w: Tensor, correlation: Tensor, k: int) -> Tensor:
     """Mean over j < k of |⟨u_j, v_j⟩|, u from (W + Wᵀ)/2 and v from F. w, correlation: (d, d) → ()."""
     u, v = top_eigenvectors(symmetric_part(w), k), top_eigenvectors(correlation, k)  # (d, k) each
     return (u * v).sum(0).abs().mean()
-
-
-ALIGNMENT = "predictor/alignment"  # the logged name of the alignment
-EIGENVALUE = re.compile(r"predictor/eig(\d+)$")  # the logged names of the top k eigenvalues
 
 
 def predictor_matrix(predictor: nn.Module, z_mean: Tensor) -> Tensor:

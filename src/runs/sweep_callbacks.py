@@ -26,6 +26,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
+from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from src.core.errors import BAD_INPUT_EXIT
@@ -36,10 +37,11 @@ from src.runs.record import one_line
 
 JOBS_DIR = ".jobs"
 SWEEP_FILE = "sweep.json"
-# NOTE: Hydra 1.3 has no public path to its basic sweeper (the default hydra/sweeper): a config names it by
-# its internal module (hydra._internal.core_plugins.basic_sweeper), and ``sweep_jobs`` counts the jobs with
-# the sweeper's own product of the overrides (``BasicSweeper.split_arguments``), so that the count is what
-# it runs. This module is the suite's only user of that private path.
+# NOTE: Hydra 1.3 has no public path to its basic sweeper (Hydra's default hydra/sweeper, the base of the
+# suite's): a config names it by its internal module (hydra._internal.core_plugins.basic_sweeper), and
+# ``sweep_jobs`` counts the jobs with the sweeper's own product of the overrides
+# (``BasicSweeper.split_arguments``), so that the count is what it runs. This module and the suite's
+# sweeper (hydra_plugins/collapse_suite/suite_sweeper.py) are the suite's only users of that private path.
 BASIC_SWEEPER = f"{BasicSweeper.__module__}.{BasicSweeper.__qualname__}"
 # NOTE: the file Hydra's basic sweeper writes into the sweep folder before the first job (a literal there).
 SWEEP_CONFIG = "multirun.yaml"
@@ -73,10 +75,10 @@ class WritableOutputDir(Callback):
 
 
 def sweep_jobs(config: DictConfig) -> list[list[str]] | None:
-    """The jobs the basic sweeper makes of this invocation, each as its list of overrides (its own product
-    of the sweep overrides and ``hydra.sweeper.params``); None for another sweeper or a sweep it refuses.
-    Needs Hydra initialised (its config loader expands ``glob``)."""
-    if OmegaConf.select(config, "hydra.sweeper._target_") != BASIC_SWEEPER:
+    """The jobs the basic sweeper (or a subclass, as the suite's) makes of this invocation, each as its list
+    of overrides (its own product of the sweep overrides and ``hydra.sweeper.params``); None for another
+    sweeper or a sweep it refuses. Needs Hydra initialised (its config loader expands ``glob``)."""
+    if not basic_sweeper(OmegaConf.select(config, "hydra.sweeper._target_")):
         return None
     params = OmegaConf.select(config, "hydra.sweeper.params") or {}
     arguments = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
@@ -85,6 +87,17 @@ def sweep_jobs(config: DictConfig) -> list[list[str]] | None:
         return BasicSweeper.split_arguments(parser.parse_overrides(arguments), None)[0]
     except Exception:  # the sweeper itself reports a bad sweep; the jobs are only for progress lines
         return None
+
+
+def basic_sweeper(target: str | None) -> bool:
+    """Whether a sweeper's ``_target_`` is the basic sweeper or a subclass of it. NOTE: by name, not
+    ``issubclass``: Hydra's plugin discovery can import its modules a second time, and the class a subclass
+    derives from is then another object than this module's ``BasicSweeper``."""
+    try:
+        ancestry = get_class(target).__mro__ if target else ()
+    except Exception:  # a target that does not import: not a sweeper whose jobs this can count
+        return False
+    return any(f"{c.__module__}.{c.__qualname__}" == BASIC_SWEEPER for c in ancestry)
 
 
 def count_jobs(config: DictConfig) -> int | None:

@@ -6,7 +6,7 @@ them lists the claim as not tested. Thresholds as in ``claim_catalogue``: two po
 """
 
 from src.analysis.judge.claims import REFERENCE, AvoidsCollapse, Claim, Collapses, Exceeds
-from src.metrics.predictor import ALIGNMENT  # |cos| of W's top-k eigenvectors with F's
+from src.metrics.predictor_names import ALIGNMENT  # |cos| of W's top-k eigenvectors with F's
 
 PREDICTOR_CLAIMS = (
     Claim(

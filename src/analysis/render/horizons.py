@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from src.mechanisms.ema import half_life, restated_tau
+from src.mechanisms.tau_horizon import half_life, restated_tau
 
 TAU = "cfg.model.target.tau"
 # The run length τ is stated for: the target's own key, else the study's top-level one that it follows

@@ -13,7 +13,7 @@ from src.analysis.load.grouping import BASELINE
 from src.analysis.render.facets import facets, lines_of
 from src.analysis.render.figures import line_colours, seed_band
 from src.analysis.render.layout import facet_grid, facet_legends, save_figure
-from src.metrics.predictor import ALIGNMENT, EIGENVALUE
+from src.metrics.predictor_names import ALIGNMENT, EIGENVALUE
 
 
 def predictor_figure(
