@@ -2,6 +2,7 @@
 against the study's time goal and the wall time its provenance records.
 
     python benchmarks/study_floor.py [--study collapse_table robustness] [--warmup 5] [--steps 20] [--jobs 2]
+                                     [--invoke]
 
 For every distinct run of a study (its sweep's jobs without the seed, which does not change the cost) the
 plain loop of ``src/bench/plain_loop.py`` (the same networks, optimizer, batches and loss, bitwise the
@@ -18,6 +19,10 @@ collapse table 837–875 s with 20 steps, 810 s with 60): state the range, not o
 The floor of a study is Σ over its runs of (max_steps × ms/step + measurements × s/measurement), over
 ``jobs``: the time a perfectly packed engine with no start-up, no logging and no files would take. It is
 a lower bound: the real study adds process start-up, Hydra's composition, Lightning's loop, the reports.
+``--invoke`` runs each study itself too, as a user does, into a scratch folder, between two measurements of
+its floor, and prints its wall time against both: the ratio side by side in one run. NOTE: a shared machine's
+speed drifts; on the 2-core Intel VM the collapse table's floor measured 666 s just before an invocation and
+587 s just after it, so an invocation is read against the floors around it, not one from another hour.
 Printed: the floor against the goal (issue 10: collapse table ≤ 5 min, robustness ≤ 20 min on an idle
 2-core machine) and the study's last full invocation (``experiments/<study>/provenance.json``) against it.
 """
@@ -28,6 +33,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -41,6 +47,7 @@ from src.job import plain_cuda_check
 GOALS_S = {"collapse_table": 5 * 60, "robustness": 20 * 60}  # issue 10, idle 2-core machine
 
 
+ENV = {**os.environ, "WANDB_MODE": "offline"}
 DONE = "done"  # what a worker prints when its share is timed; it then trains a filler until stopped
 
 
@@ -134,6 +141,11 @@ def main() -> None:
     parser.add_argument(
         "--jobs", type=int, default=2, help="worker processes side by side (the study's n_jobs)"
     )
+    parser.add_argument(
+        "--invoke",
+        action="store_true",
+        help="also run each study itself, into a scratch folder, between two measurements of its floor",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # K/N: time every N-th run from K
     parser.add_argument("--stop", help=argparse.SUPPRESS)  # the file whose existence stops a worker's filler
     args = parser.parse_args()
@@ -142,24 +154,43 @@ def main() -> None:
         worker(args.study, index, count, args.warmup, args.steps, Path(args.stop))
         return
     print(f"load {os.getloadavg()[0]:.2f} (1-min average) on {os.cpu_count()} cores; {args.jobs} workers")
+    if not args.invoke:
+        rows = measure(args.study, args)
+        for study in args.study:
+            report(study, [r for r in rows if r["study"] == study], args.jobs)
+    for study in args.study if args.invoke else ():
+        before = measure([study], args)
+        report(study, before, args.jobs)
+        wall, load = invoke(study)
+        after = sum(floor_seconds(measure([study], args), args.jobs))
+        floors = (sum(floor_seconds(before, args.jobs)), after)
+        print(
+            f"  invoked between the two: {wall:.0f} s (1-min load at its start {load:.2f}) = "
+            f"{wall / floors[0]:.2f}× the floor before ({floors[0]:.0f} s), {wall / floors[1]:.2f}× the floor "
+            f"after ({floors[1]:.0f} s), {2 * wall / sum(floors):.2f}× their mean"
+        )
+    print(f"\nload at the end {os.getloadavg()[0]:.2f}")
+
+
+def measure(studies: list[str], args: argparse.Namespace) -> list[dict]:
+    """Every run of ``studies`` timed by ``args.jobs`` worker processes side by side (``worker``)."""
     command = [
         sys.executable,
         __file__,
         "--study",
-        *args.study,
+        *studies,
         "--warmup",
         str(args.warmup),
         "--steps",
         str(args.steps),
     ]
-    env = {**os.environ, "WANDB_MODE": "offline"}
     with tempfile.TemporaryDirectory() as scratch:
         stop = Path(scratch) / "stop"
         workers = [
             subprocess.Popen(
                 [*command, "--worker", f"{k}/{args.jobs}", "--stop", str(stop)],
                 cwd=ROOT,
-                env=env,
+                env=ENV,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 text=True,
@@ -181,9 +212,28 @@ def main() -> None:
                     f"a worker failed (exit {w.returncode}); run it alone: {' '.join(command)} "
                     "--worker 0/1 --stop /dev/null"
                 )
-    for study in args.study:
-        report(study, [r for r in rows if r["study"] == study], args.jobs)
-    print(f"\nload at the end {os.getloadavg()[0]:.2f}")
+    return rows
+
+
+def invoke(study: str) -> tuple[float, float]:
+    """The study run as a user runs it (``python -m src.run -m +study=…``), into a scratch sweep folder: its
+    wall time in seconds and the 1-min load at its start."""
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as scratch:
+        command = [
+            sys.executable,
+            "-m",
+            "src.run",
+            "-m",
+            f"+study={study}",
+            f"hydra.sweep.dir={scratch}/runs",
+        ]
+        start = time.perf_counter()
+        done = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True)
+        wall = time.perf_counter() - start
+    if done.returncode:
+        raise SystemExit(f"the study failed (exit {done.returncode}): {done.stderr[-2000:]}")
+    return wall, load
 
 
 if __name__ == "__main__":
