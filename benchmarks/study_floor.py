@@ -154,22 +154,27 @@ def main() -> None:
         worker(args.study, index, count, args.warmup, args.steps, Path(args.stop))
         return
     print(f"load {os.getloadavg()[0]:.2f} (1-min average) on {os.cpu_count()} cores; {args.jobs} workers")
-    if not args.invoke:
+    if args.invoke:
+        for study in args.study:
+            invoke_between_floors(study, args)
+    else:
         rows = measure(args.study, args)
         for study in args.study:
             report(study, [r for r in rows if r["study"] == study], args.jobs)
-    for study in args.study if args.invoke else ():
-        before = measure([study], args)
-        report(study, before, args.jobs)
-        wall, load = invoke(study)
-        after = sum(floor_seconds(measure([study], args), args.jobs))
-        floors = (sum(floor_seconds(before, args.jobs)), after)
-        print(
-            f"  invoked between the two: {wall:.0f} s (1-min load at its start {load:.2f}) = "
-            f"{wall / floors[0]:.2f}× the floor before ({floors[0]:.0f} s), {wall / floors[1]:.2f}× the floor "
-            f"after ({floors[1]:.0f} s), {2 * wall / sum(floors):.2f}× their mean"
-        )
     print(f"\nload at the end {os.getloadavg()[0]:.2f}")
+
+
+def invoke_between_floors(study: str, args: argparse.Namespace) -> None:
+    """The study's floor, the study itself, its floor again: the invocation's ratio to both floors."""
+    before = measure([study], args)
+    report(study, before, args.jobs)
+    wall, load = invoke(study)
+    floors = (sum(floor_seconds(before, args.jobs)), sum(floor_seconds(measure([study], args), args.jobs)))
+    print(
+        f"  invoked between the two: {wall:.0f} s (1-min load at its start {load:.2f}) = "
+        f"{wall / floors[0]:.2f}× the floor before ({floors[0]:.0f} s), {wall / floors[1]:.2f}× the floor "
+        f"after ({floors[1]:.0f} s), {2 * wall / sum(floors):.2f}× their mean"
+    )
 
 
 def measure(studies: list[str], args: argparse.Namespace) -> list[dict]:

@@ -99,11 +99,14 @@ def test_a_failed_run_is_recorded_exits_1_and_the_same_command_resumes_it(tmp_pa
     assert not (tmp_path / "traceback.txt").exists()
 
 
-def test_the_job_count_of_the_progress_lines_includes_the_sweepers_params():
+@pytest.mark.parametrize(
+    "sweeper", [BASIC_SWEEPER, "hydra_plugins.collapse_suite.suite_sweeper.SuiteSweeper"]
+)
+def test_the_job_count_of_the_progress_lines_includes_the_sweepers_params(sweeper):
     config = OmegaConf.create(
         {
             "hydra": {
-                "sweeper": {"_target_": BASIC_SWEEPER, "params": {"+ablation": "glob(no_*)"}},
+                "sweeper": {"_target_": sweeper, "params": {"+ablation": "glob(no_*)"}},
                 "overrides": {"task": ["seed=0,1", "trainer.max_steps=4"]},
             }
         }

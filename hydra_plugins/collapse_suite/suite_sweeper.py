@@ -2,8 +2,8 @@
 job itself before the first starts (``composes_every_job``: the suite's joblib launcher, composed_jobs.py).
 
 The basic sweeper composes each job in the main process, one after another, before it hands the batch to
-the launcher: with such a launcher that is the same work done twice, and done serially (14 s before the
-collapse table's first job). With any other launcher (Hydra's basic one, SLURM's) it checks as before.
+the launcher: with such a launcher that is the same work done twice, and done serially (16.6 s before the
+collapse table's first job, 2-core Intel Xeon). With any other launcher (Hydra's basic one, SLURM's) it checks as before.
 ``conf/hydra/default.yaml`` makes it every invocation's sweeper (``hydra/sweeper=suite_basic``); its keys
 are the basic sweeper's (``params``, ``max_batch_size``).
 """

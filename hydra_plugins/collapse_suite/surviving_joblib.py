@@ -26,9 +26,8 @@ from src.runs.sweep_callbacks import JOBS_DIR, read_record, started_run_dir, wri
 
 
 class SurvivingJoblibLauncher(JoblibLauncher):
-    composes_every_job = (
-        True  # before the first starts: the sweeper's check would repeat it (suite_sweeper.py)
-    )
+    # Every job is composed before the first starts: the sweeper's own check would repeat it (suite_sweeper.py).
+    composes_every_job = True
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         jobs = Path(str(self.config.hydra.sweep.dir)) / JOBS_DIR

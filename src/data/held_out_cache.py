@@ -22,8 +22,8 @@ _kept: OrderedDict[str, dict] = OrderedDict()  # settings (JSON) → the attribu
 
 
 def set_up(datamodule: SSLDataModule, settings: dict) -> None:
-    """``datamodule.setup("fit")``, for a generated data set whose ``settings`` this process has set up
-    before with a copy of the splits it drew then instead of drawing them again."""
+    """``datamodule.setup("fit")``; for a generated data set whose ``settings`` this process has set up
+    before, a copy of the splits drawn then instead of drawing them again."""
     if not datamodule.generated:
         datamodule.setup("fit")
         return
