@@ -10,8 +10,16 @@ starts, with Hydra's own error: the main process composes that job again, so the
 basic sweeper would raise (an exception pickled back from a worker can lose its fields). The composed
 config is the one Hydra's launcher would compose in the worker: nothing a run computes changes (a study
 re-run before and after: every metrics.csv bitwise).
+
+The composition share is also where a worker imports what its jobs will (the launcher's ``warm_imports``):
+loky measures a worker's memory after its first task and replaces a worker whose memory then grows by more
+than 300 MB (joblib/externals/loky/process_executor.py, ``_MAX_MEMORY_LEAK_SIZE``), which importing torch
+and Lightning does (~800 MB resident). With the composition as that first task and the imports after it,
+each worker was replaced after its first job and the new one imported everything again: ~6 s before the
+third job started (2-core Intel Xeon). Imported in the first task, they are in loky's reference.
 """
 
+import importlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,10 +43,17 @@ def joblib_settings(launcher: JoblibLauncher) -> dict[str, Any]:
 
 
 def compose_share(
-    hydra_context: HydraContext, master: DictConfig, shares: Sequence[Sequence[str]], singleton_state: dict
+    hydra_context: HydraContext,
+    master: DictConfig,
+    shares: Sequence[Sequence[str]],
+    singleton_state: dict,
+    warm_imports: Sequence[str],
 ) -> list[DictConfig | None]:
     """In a worker: the config of each job of its share (a list of jobs' overrides), None for a job that
-    does not compose (the main process then composes it again and raises Hydra's error)."""
+    does not compose (the main process then composes it again and raises Hydra's error); the modules
+    ``warm_imports`` imported, as the worker's jobs will import them."""
+    for module in warm_imports:
+        importlib.import_module(module)
     setup_globals()
     Singleton.set_state(singleton_state)
     configs: list[DictConfig | None] = []
@@ -60,7 +75,8 @@ def compose_jobs(launcher: JoblibLauncher, job_overrides: Sequence[Sequence[str]
     state = Singleton.get_state()
     context, master = launcher.hydra_context, launcher.config
     shares = Parallel(**settings)(
-        delayed(compose_share)(context, master, job_overrides[k::workers], state) for k in range(workers)
+        delayed(compose_share)(context, master, job_overrides[k::workers], state, launcher.warm_imports)
+        for k in range(workers)
     )
     configs: list[DictConfig | None] = [None] * len(job_overrides)
     for k, share in enumerate(shares):

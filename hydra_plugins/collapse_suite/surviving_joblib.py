@@ -13,21 +13,41 @@ NOTE: here, not in src/runs/, because Hydra instantiates launchers only from the
 namespace package; the record helpers it shares with SweepReport stay in src/runs/sweep_callbacks.py.
 """
 
+import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 from joblib.externals.loky.process_executor import TerminatedWorkerError
 
 from hydra_plugins.collapse_suite.composed_jobs import compose_jobs, launch_composed
+from src.core.errors import ConfigError
 from src.runs.record import one_line
 from src.runs.sweep_callbacks import JOBS_DIR, read_record, started_run_dir, write_record
+
+
+def importable(name: str) -> bool:
+    """Whether the module ``name`` exists (found, not imported; its parent packages are imported)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a parent package that does not exist
+        return False
 
 
 class SurvivingJoblibLauncher(JoblibLauncher):
     # Every job is composed before the first starts: the sweeper's own check would repeat it (suite_sweeper.py).
     composes_every_job = True
+
+    def __init__(self, warm_imports: Sequence[str] = (), **joblib: Any) -> None:
+        # NOTE: the base class by name, not super(): Hydra's plugin discovery can import this module twice.
+        JoblibLauncher.__init__(self, **joblib)  # every other key is Parallel's
+        for name in warm_imports:  # a module that does not exist is bad input, refused before any job
+            if not importable(name):
+                raise ConfigError(f"hydra.launcher.warm_imports: no module named {name!r}")
+        # Imported by each worker in its first task (composed_jobs.py).
+        self.warm_imports = tuple(warm_imports)
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         jobs = Path(str(self.config.hydra.sweep.dir)) / JOBS_DIR
