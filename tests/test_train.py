@@ -75,15 +75,39 @@ def test_the_summary_says_how_to_upload_an_offline_wandb_run_and_nothing_without
     assert f"offline; upload with: wandb sync {offline}\n" in format_summary(summary)
 
 
+# The entry point as `python -m src.run` runs it, printing at exit, after every other exit handler (wandb's
+# telemetry flush included), each network address the process looked up or connected to.
+NETWORK_WATCH = """
+import atexit, json, runpy, socket, sys
+seen = []
+atexit.register(lambda: print("network: " + json.dumps(seen)))
+lookup, connect = socket.getaddrinfo, socket.socket.connect
+def watched_lookup(host, *args, **kwargs):
+    seen.append(str(host))
+    return lookup(host, *args, **kwargs)
+def watched_connect(sock, address):
+    if sock.family != socket.AF_UNIX:
+        seen.append(str(address))
+    return connect(sock, address)
+socket.getaddrinfo, socket.socket.connect = watched_lookup, watched_connect
+sys.argv = ["src/run.py", *{args}]
+runpy.run_module("src.run", run_name="__main__", alter_sys=True)
+"""
+
+
 @pytest.mark.slow  # a fresh interpreter (about 10 s of imports) and the wandb CLI
-def test_wandb_offline_run_holds_the_same_metrics(tmp_path):
+def test_wandb_offline_run_holds_the_same_metrics_and_touches_no_network(tmp_path):
+    # No WANDB_MODE: offline is the logger config's default, as for `make run`.
     cfg_overrides = [o for o in TINY if o != "logger=csv"] + ["logger=wandb", f"hydra.run.dir={tmp_path}"]
-    env = {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "PATH": "/usr/bin:/bin"}
+    env = {"WANDB_SILENT": "true", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     run = subprocess.run(
-        [sys.executable, "-m", "src.run", "+ablation=no_predictor", *cfg_overrides],
+        [sys.executable, "-c", NETWORK_WATCH.format(args=["+ablation=no_predictor", *cfg_overrides])],
         cwd=ROOT, capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
+    assert (
+        run.stdout.splitlines()[-1] == "network: []"
+    )  # before the fix: wandb's telemetry looked up its server
     (run_file,) = tmp_path.glob("wandb/offline-run-*/run-*.wandb")
     assert f"wandb sync {run_file.parent}\n" in run.stdout  # the summary says how to upload it
     wandb_cli = Path(sys.executable).parent / "wandb"  # the environment running the tests, wherever it is

@@ -31,12 +31,22 @@ def offline_runs(run_dir: Path) -> list[Path]:
     return sorted((run_dir / WANDB_DIR).glob(OFFLINE_RUN))
 
 
+def init_in_mode(wandb, mode: str, **init_kwargs):
+    """``wandb.init`` in ``mode``, with the process's wandb settings in that mode too. NOTE: wandb (0.31)
+    decides whether to send its own usage telemetry (OpenTelemetry, to its server) from the process-wide
+    settings, not the run's: an offline run in a process without WANDB_MODE would still look up and post to
+    api.wandb.ai at exit. ``wandb.setup`` puts the process in the run's mode first; offline sends nothing
+    (tests/test_train.py)."""
+    wandb.setup(settings=wandb.Settings(mode=mode))
+    return wandb.init(mode=mode, settings=wandb.Settings(**SETTINGS), **init_kwargs)
+
+
 def start_mirror(mode: str, **init_kwargs):
     """``wandb.init(mode=mode, **init_kwargs)``, falling back to offline with one warning if it fails."""
     import wandb
 
     try:
-        return wandb.init(mode=mode, settings=wandb.Settings(**SETTINGS), **init_kwargs)
+        return init_in_mode(wandb, mode, **init_kwargs)
     except Exception as error:
         if mode == "offline":
             raise
@@ -47,4 +57,4 @@ def start_mirror(mode: str, **init_kwargs):
             flush=True,
         )
         wandb.teardown()  # the failed run still holds its id in wandb's service process
-        return wandb.init(mode="offline", settings=wandb.Settings(**SETTINGS), **init_kwargs)
+        return init_in_mode(wandb, "offline", **init_kwargs)
