@@ -20,7 +20,9 @@ The floor of a study is Σ over its runs of (max_steps × ms/step + measurements
 ``jobs``: the time a perfectly packed engine with no start-up, no logging and no files would take. It is
 a lower bound: the real study adds process start-up, Hydra's composition, Lightning's loop, the reports.
 ``--invoke`` runs each study itself too, as a user does, into a scratch folder, between two measurements of
-its floor, and prints its wall time against both: the ratio side by side in one run. NOTE: a shared machine's
+its floor, and prints its wall time against both: the ratio side by side in one run; and its runs' own
+time (the sum of their ``wall_time_s``) over the workers, which tells what the runs spend over their floor
+from what is spent around them (start-up, composition, between jobs, the last run alone, the report). NOTE: a shared machine's
 speed drifts; on the 2-core Intel VM the collapse table's floor measured 666 s just before an invocation and
 587 s just after it, so an invocation is read against the floors around it, not one from another hour.
 Printed: the floor against the goal (issue 10: collapse table ≤ 5 min, robustness ≤ 20 min on an idle
@@ -168,12 +170,20 @@ def invoke_between_floors(study: str, args: argparse.Namespace) -> None:
     """The study's floor, the study itself, its floor again: the invocation's ratio to both floors."""
     before = measure([study], args)
     report(study, before, args.jobs)
-    wall, load = invoke(study)
+    wall, load, in_runs = invoke(study)
     floors = (sum(floor_seconds(before, args.jobs)), sum(floor_seconds(measure([study], args), args.jobs)))
+    mean = sum(floors) / 2
     print(
         f"  invoked between the two: {wall:.0f} s (1-min load at its start {load:.2f}) = "
         f"{wall / floors[0]:.2f}× the floor before ({floors[0]:.0f} s), {wall / floors[1]:.2f}× the floor "
-        f"after ({floors[1]:.0f} s), {2 * wall / sum(floors):.2f}× their mean"
+        f"after ({floors[1]:.0f} s), {wall / mean:.2f}× their mean"
+    )
+    # Where the rest goes: inside the runs (each run's own wall time, summary.json) or around them.
+    packed = in_runs / args.jobs
+    print(
+        f"  its runs' own time: {in_runs:.0f} s, over {args.jobs} workers {packed:.0f} s = {packed / mean:.2f}× "
+        f"the floors' mean; around the runs (start-up, composition, between jobs, the last run alone, the "
+        f"report): {wall - packed:.0f} s"
     )
 
 
@@ -220,9 +230,10 @@ def measure(studies: list[str], args: argparse.Namespace) -> list[dict]:
     return rows
 
 
-def invoke(study: str) -> tuple[float, float]:
+def invoke(study: str) -> tuple[float, float, float]:
     """The study run as a user runs it (``python -m src.run -m +study=…``), into a scratch sweep folder: its
-    wall time in seconds and the 1-min load at its start."""
+    wall time in seconds, the 1-min load at its start and the sum of its runs' own wall times (its
+    provenance's ``run_time_sum_s``)."""
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as scratch:
         command = [
@@ -236,9 +247,10 @@ def invoke(study: str) -> tuple[float, float]:
         start = time.perf_counter()
         done = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True)
         wall = time.perf_counter() - start
-    if done.returncode:
-        raise SystemExit(f"the study failed (exit {done.returncode}): {done.stderr[-2000:]}")
-    return wall, load
+        if done.returncode:
+            raise SystemExit(f"the study failed (exit {done.returncode}): {done.stderr[-2000:]}")
+        provenance = json.loads((Path(scratch) / "provenance.json").read_text())[-1]
+    return wall, load, provenance["run_time_sum_s"]
 
 
 if __name__ == "__main__":
