@@ -76,36 +76,31 @@ def test_every_invocation_sweeps_with_the_suites_sweeper():
     assert cfg.hydra.sweeper._target_ == f"{SuiteSweeper.__module__}.{SuiteSweeper.__qualname__}"
 
 
-@pytest.mark.slow  # a worker pool starts
-def test_a_joblib_sweep_whose_last_job_does_not_compose_is_refused_before_any_job_starts(tmp_path):
-    """The pool composes every job first; the one that does not compose is refused with Hydra's own error
-    (composed again in the main process), exit 2, before any job started: no run folder, no sweep folder."""
+def refused_joblib_sweep(tmp_path, *args: str) -> str:
+    """A joblib sweep of ``args`` that must be refused before any job starts: exit 2, one ``error:`` line,
+    no traceback, no sweep folder. Returns that line."""
     sweep = tmp_path / "sweep"
-    args = [
-        "-m", "hydra/launcher=surviving_joblib", "hydra.launcher.n_jobs=2", *TINY, "trainer.max_steps=1",
-        "+ablation=byol,no_stopgrad,no_predicter", f"hydra.sweep.dir={sweep}",
-    ]  # fmt: skip
+    command = ["-m", "hydra/launcher=surviving_joblib", *TINY, *args, f"hydra.sweep.dir={sweep}"]
     done = subprocess.run(
-        [sys.executable, "-m", "src.run", *args], cwd=ROOT, capture_output=True, text=True, timeout=600,
-        env={**os.environ, "WANDB_MODE": "offline"},
-    )  # fmt: skip
-    assert done.returncode == 2, done.stderr[-3000:]
-    assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr, done.stderr[-3000:]
-    assert "did you mean no_predictor?" in done.stderr
-    assert not sweep.exists()
-
-
-def test_a_warm_import_that_does_not_exist_is_refused_before_any_job_starts(tmp_path):
-    sweep = tmp_path / "sweep"
-    args = [
-        "-m", "hydra/launcher=surviving_joblib", *TINY, "seed=0,1", f"hydra.sweep.dir={sweep}",
-        "hydra.launcher.warm_imports=[src.job,src.nope]",
-    ]  # fmt: skip
-    done = subprocess.run(
-        [sys.executable, "-m", "src.run", *args], cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [sys.executable, "-m", "src.run", *command], cwd=ROOT, capture_output=True, text=True, timeout=600,
         env={**os.environ, "WANDB_MODE": "offline"},
     )  # fmt: skip
     assert done.returncode == 2, done.stderr[-3000:]
     assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("error: "), done.stderr[-3000:]
-    assert "hydra.launcher.warm_imports: no module named 'src.nope'" in done.stderr
     assert not sweep.exists()
+    return done.stderr
+
+
+@pytest.mark.slow  # a worker pool starts
+def test_a_joblib_sweep_whose_last_job_does_not_compose_is_refused_before_any_job_starts(tmp_path):
+    """The pool composes every job first; the one that does not compose is refused with Hydra's own error
+    (composed again in the main process), exit 2, before any job started: no run folder, no sweep folder."""
+    line = refused_joblib_sweep(
+        tmp_path, "hydra.launcher.n_jobs=2", "trainer.max_steps=1", "+ablation=byol,no_stopgrad,no_predicter"
+    )
+    assert "did you mean no_predictor?" in line
+
+
+def test_a_warm_import_that_does_not_exist_is_refused_before_any_job_starts(tmp_path):
+    line = refused_joblib_sweep(tmp_path, "seed=0,1", "hydra.launcher.warm_imports=[src.job,src.nope]")
+    assert "hydra.launcher.warm_imports: no module named 'src.nope'" in line

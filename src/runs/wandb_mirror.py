@@ -34,8 +34,8 @@ def offline_runs(run_dir: Path) -> list[Path]:
 def init_in_mode(wandb, mode: str, **init_kwargs):
     """``wandb.init`` in ``mode``, with the process's wandb settings in that mode too. NOTE: wandb (0.31)
     decides whether to send its own usage telemetry (OpenTelemetry, to its server) from the process-wide
-    settings, not the run's: an offline run in a process without WANDB_MODE would still look up and post to
-    api.wandb.ai at exit. ``wandb.setup`` puts the process in the run's mode first; offline sends nothing
+    settings, not the run's: an offline run in a process without WANDB_MODE would still look up its server
+    (api.forge.coreweave.com) and post to it at exit. ``wandb.setup`` puts the process in the run's mode first; offline sends nothing
     (tests/test_train.py)."""
     wandb.setup(settings=wandb.Settings(mode=mode))
     return wandb.init(mode=mode, settings=wandb.Settings(**SETTINGS), **init_kwargs)
