@@ -22,9 +22,10 @@ a lower bound: the real study adds process start-up, Hydra's composition, Lightn
 ``--invoke`` runs each study itself too, as a user does, into a scratch folder, between two measurements of
 its floor, and prints its wall time against both: the ratio side by side in one run; and its runs' own
 time (the sum of their ``wall_time_s``) over the workers, which tells what the runs spend over their floor
-from what is spent around them (start-up, composition, between jobs, the last run alone, the report). NOTE: a shared machine's
-speed drifts; on the 2-core Intel VM the collapse table's floor measured 666 s just before an invocation and
-587 s just after it, so an invocation is read against the floors around it, not one from another hour.
+from what is spent around them (start-up, composition, between jobs, the last run alone, the report).
+NOTE: a shared machine's speed drifts; on the 2-core Intel VM the collapse table's floor measured 666 s
+just before an invocation and 587 s just after it, so an invocation is read against the floors around it,
+not one from another hour.
 Printed: the floor against the goal (issue 10: collapse table ≤ 5 min, robustness ≤ 20 min on an idle
 2-core machine) and the study's last full invocation (``experiments/<study>/provenance.json``) against it.
 """
