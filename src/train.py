@@ -200,6 +200,7 @@ def _train(cfg: DictConfig, run_dir: Path, faults: PhaseFaults, monitor: Collaps
             exit_code=SIGNAL_EXIT[sig],
         ) from exc
     finally:
+        monitor.close()
         # A sweep runs many jobs in one process (joblib workers, the basic launcher): without this the
         # next run would log into this run's wandb run.
         for logger in trainer.loggers:

@@ -4,6 +4,7 @@ process reaches the training thread. Resume with a measurement still unlogged is
 tests/test_resume.py, whose runs measure in the background (the default) and are killed between a
 measurement and its logging."""
 
+import itertools
 import json
 import os
 import signal
@@ -13,9 +14,10 @@ import pandas as pd
 import pytest
 import torch
 
-from src.metrics.background import BackgroundMeasurement, Measured
+from src.metrics.background import BackgroundMeasurement, Measured, shared_copies
 from src.metrics.divergence import Diverged
 from src.metrics.monitor import measure
+from src.train import train
 from tests.conftest import TINY
 from tests.run_cli import Child, run_cli
 
@@ -47,47 +49,73 @@ def test_background_measurements_log_the_numbers_of_the_training_thread(tmp_path
     assert measured == [0, 3, 6, 9, 12]
 
 
-def test_the_process_measures_the_state_at_its_start_whatever_training_does_after():
+def test_one_process_measures_the_state_at_each_start_whatever_training_does_after():
     weights = torch.zeros(3)
     background = BackgroundMeasurement()
     assert background.settle() is None
-    background.start(5, lambda: ({"sum": float(weights.sum())}, {"w": weights.tolist()}))
-    weights += 1  # the next training step, in the parent: the child's image is the one at the fork
-    with pytest.raises(RuntimeError, match="still running"):
-        background.start(6, lambda: ({}, {}))
-    assert background.settle() == Measured(5, {"sum": 0.0}, {"w": [0.0, 0.0, 0.0]})
+
+    def work(scale: float) -> tuple[dict, dict]:
+        return {"sum": scale * float(weights.sum()), "pid": os.getpid()}, {"w": weights.tolist()}
+
+    try:
+        background.start(5, {"w": weights}, work, 1.0)
+        weights += 1  # the next training step, in the parent: the process measures the state at the start
+        with pytest.raises(RuntimeError, match="still running"):
+            background.start(6, {"w": weights}, work, 1.0)
+        first = background.settle()
+        assert first.step == 5 and first.scalars["sum"] == 0.0 and first.spectra == {"w": [0.0, 0.0, 0.0]}
+        assert first.scalars["pid"] != os.getpid()  # measured in another process
+        background.start(6, {"w": weights}, work, 2.0)  # the state now, through the shared memory
+        weights += 1
+        second = background.settle()
+        assert second.scalars == {"sum": 6.0, "pid": first.scalars["pid"]}  # the same process
+        assert second.spectra == {"w": [1.0, 1.0, 1.0]}
+        with pytest.raises(RuntimeError, match="tensors must be the ones"):
+            background.start(7, {"v": weights}, work, 1.0)
+    finally:
+        background.close()
+    with pytest.raises(ChildProcessError):  # closed: the process has left and been waited for
+        os.waitpid(first.scalars["pid"], os.WNOHANG)
 
 
 def test_the_process_hands_back_its_divergence_its_errors_and_its_death():
     background = BackgroundMeasurement()
+    tensors = {"w": torch.zeros(2)}
 
-    def not_finite():
-        raise Diverged("z is not finite")
+    def work(kind: str) -> tuple[dict, dict]:
+        if kind == "not finite":
+            raise Diverged("z is not finite")
+        if kind == "bug":
+            raise ValueError("a bug in a metric")
+        if kind == "killed":
+            os.kill(os.getpid(), signal.SIGKILL)  # the out-of-memory killer
+        return {"pid": os.getpid()}, {}
 
-    background.start(7, not_finite)
-    assert background.settle() == Measured(7, diverged="z is not finite")
-
-    def broken():
-        raise ValueError("a bug in a metric")
-
-    background.start(8, broken)
-    with pytest.raises(
-        RuntimeError, match=r"(?s)step 8 failed in its process.*ValueError: a bug in a metric"
-    ):
-        background.settle()
-
-    background.start(9, lambda: os.kill(os.getpid(), signal.SIGKILL))  # the out-of-memory killer
-    with pytest.raises(RuntimeError, match="step 9 died in its process"):
-        background.settle()
-    assert background.settle() is None
+    try:
+        background.start(7, tensors, work, "not finite")
+        assert background.settle() == Measured(7, diverged="z is not finite")
+        background.start(8, tensors, work, "bug")
+        with pytest.raises(
+            RuntimeError, match=r"(?s)step 8 failed in its process.*ValueError: a bug in a metric"
+        ):
+            background.settle()
+        background.start(9, tensors, work, "killed")
+        with pytest.raises(RuntimeError, match="step 9 died in its process"):
+            background.settle()
+        assert background.settle() is None
+        background.start(10, tensors, work, "fine")  # a new process takes over
+        assert background.settle().scalars["pid"] != os.getpid()
+    finally:
+        background.close()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("background", ["true", "false"])
 def test_a_measurement_that_is_not_finite_diverges_the_run_at_the_step_it_was_taken(tmp_path, background):
+    calls = itertools.count()  # in the process that measures: steps 0, 3, 6, … on either side
+
     def measure_or_diverge(module, *args, **kwargs):
-        # In the forked process too: the step is read off the trainer of the image it holds.
-        if module.trainer.global_step == 3:
+        if next(calls) == 1:  # step 3
             raise Diverged("the z representation of held-out data is not finite")
         return measure(module, *args, **kwargs)
 
@@ -123,3 +151,38 @@ def test_a_checkpoint_of_the_state_being_measured_has_it_measured_again_on_resum
     assert done["resumed_from_step"] == 6
     for key in ("final", "reference", "spectra", "verdict", "steps"):
         assert done[key] == reference[key], key
+
+
+def test_shared_copies_keep_every_dtype_shape_and_value_and_are_shared_with_a_fork():
+    tensors = {
+        "weight": torch.randn(3, 5),
+        "num_batches_tracked": torch.tensor(7),  # BatchNorm's int64 buffer
+        "mask": torch.tensor([True, False, True]),
+        "empty": torch.zeros(0),
+        "half": torch.arange(5, dtype=torch.float16),
+    }
+    shared = shared_copies(tensors)
+    for name, tensor in tensors.items():
+        assert shared[name].dtype == tensor.dtype and torch.equal(shared[name], tensor), name
+        assert shared[name].data_ptr() % 64 == 0 or tensor.numel() == 0, name
+    pid = os.fork()
+    if pid == 0:  # what the measuring process sees is what the run writes, and back
+        shared["weight"].fill_(1.5)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert torch.equal(shared["weight"], torch.full((3, 5), 1.5))
+
+
+def test_a_run_leaves_no_measuring_process_behind(tiny_config, tmp_path):
+    real_fork, forked = os.fork, []
+
+    def recorded_fork() -> int:
+        pid = real_fork()
+        forked.append(pid)
+        return pid
+
+    with mock.patch("os.fork", recorded_fork):
+        train(tiny_config("metrics.background=true"), tmp_path)
+    assert len(forked) == 1  # one process measured the run
+    with pytest.raises(ChildProcessError):  # it has left and been waited for: neither running nor a zombie
+        os.waitpid(forked[0], os.WNOHANG)

@@ -105,8 +105,8 @@ def namespaced(scalars: dict[str, float]) -> dict[str, float]:
 class CollapseMonitor(pl.Callback):
     """Keeps the reference (before training) and the latest measurement; logs every measurement.
 
-    With ``metrics.background`` every measurement but the final one runs in a forked process that holds the
-    networks as they were at its step (src/metrics/background.py) and is logged, under its own step, when
+    With ``metrics.background`` every measurement but the final one runs in the run's measuring process, of
+    the networks as they were at its step (src/metrics/background.py), and is logged, under its own step, when
     the next one starts; the final one runs on the training thread, after the last pending one is logged.
     Without it each is taken and logged at its step on the training thread. The numbers are the same either way; the
     position of a measurement's row among the training rows of ``metrics.csv`` is not."""
@@ -135,7 +135,7 @@ class CollapseMonitor(pl.Callback):
         self._unlogged: Measured | None = None  # taken in the background, to be logged at the next start
         self._retake: int | None = None  # a resumed run's step whose measurement was in flight at the save
         self._trainer: pl.Trainer | None = None
-        self._forked_after: int | None = None  # batches run when the measurement in flight started
+        self._started_after: int | None = None  # batches run when the measurement in flight started
 
     def state_dict(self) -> dict:
         # The random-init reference survives a resume: it is measured once, before the very first step.
@@ -143,7 +143,7 @@ class CollapseMonitor(pl.Callback):
         # A measurement still unlogged is carried too, so the resumed run logs it where this one would have;
         # one still running of the very state being saved is measured again by the resumed run instead of
         # being waited for (every checkpoint step that is also a measurement step would otherwise wait).
-        unchanged = self._trainer is not None and batches_run(self._trainer) == self._forked_after
+        unchanged = self._trainer is not None and batches_run(self._trainer) == self._started_after
         retake = self._background.step if unchanged else None
         if retake is None:
             self._settle()
@@ -168,15 +168,15 @@ class CollapseMonitor(pl.Callback):
         here and logged now."""
         step, datamodule = trainer.global_step, trainer.datamodule
 
-        def work() -> tuple[dict, dict]:
-            return measure(module, datamodule, self.settings, linear_probe)
+        def work(probe: bool) -> tuple[dict, dict]:
+            return measure(module, datamodule, self.settings, probe)
 
         # NOTE: where a fork is unsafe (an accelerator, several threads) the training thread measures.
         if self.settings["background"] and can_fork(module.device):
-            self._background.start(step, work)
-            self._forked_after = batches_run(trainer)
+            self._background.start(step, module.state_dict(), work, linear_probe)
+            self._started_after = batches_run(trainer)
             return
-        self._unlogged = measured_at(step, work)
+        self._unlogged = measured_at(step, lambda: work(linear_probe))
         self._log_unlogged(trainer)
 
     def _settle(self) -> None:
@@ -228,6 +228,12 @@ class CollapseMonitor(pl.Callback):
         self._unlogged = final
         self._log_unlogged(trainer)
         self.final, self.final_spectra = final.scalars, final.spectra
+        self.close()
+
+    def close(self) -> None:
+        """End the measuring process, if one runs (after the final measurement; and by the run, whatever
+        way it ends: after an exception the checkpoint may still wait for the measurement in flight)."""
+        self._background.close()
 
     def on_exception(self, trainer: pl.Trainer, module, exception: BaseException) -> None:
         # A run that stops on an error keeps the measurement it had taken, as without the background: its
