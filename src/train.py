@@ -35,6 +35,20 @@ from src.runs.wandb_mirror import start_mirror
 from src.ssl_module import SSLModule
 
 
+def set_kernels(cfg: DictConfig) -> None:
+    """Process-wide torch settings of a run's arithmetic, for a run and for the benchmarks' plain loop alike:
+    ``cpu_threads`` intra-op threads (float reductions depend on the count: fixed, they rerun alike), and
+    torch's fill of every new tensor switched off.
+    NOTE: under deterministic algorithms (``trainer.deterministic``, Lightning's switch) torch fills each
+    new tensor with NaN before a kernel writes it (``torch.utils.deterministic.fill_uninitialized_memory``),
+    a check that no kernel reads memory it has not written: ~4 % of a CPU step here, every intermediate
+    result is such a tensor. A kernel that read one would put NaN in what it computes; without the fill
+    every number is bitwise the same (tests/test_speed_invariance.py)."""
+    if cfg.cpu_threads is not None:
+        torch.set_num_threads(cfg.cpu_threads)
+    torch.utils.deterministic.fill_uninitialized_memory = False
+
+
 def step_batch(cfg: DictConfig, datamodule: SSLDataModule) -> int:
     """The samples per optimizer step, which a learning rate stated for a batch follows
     (src/mechanisms/optim.py)."""
@@ -154,8 +168,7 @@ def _train(cfg: DictConfig, run_dir: Path, faults: PhaseFaults, monitor: Collaps
     if plan.action == "skip":
         return {**plan.summary, "skipped": True}
     faults.at("startup", plan.resumed_from_step or 0)
-    if cfg.cpu_threads is not None:  # float reductions depend on the thread count: fixed, they rerun alike
-        torch.set_num_threads(cfg.cpu_threads)
+    set_kernels(cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build(cfg.data)
     module = build_module(cfg, datamodule)

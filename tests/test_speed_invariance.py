@@ -6,6 +6,8 @@
 - The final measurement is taken once (a row at step ``max_steps``, not two); the linear probe can be
   thinned out (``metrics.probe_every_n_steps``, off by default) without touching the other metrics.
 - The entry point drops Lightning's NVML-based CUDA check only where no GPU is present.
+- A run switches off torch's fill of new tensors under deterministic algorithms (src/train.py
+  ``set_kernels``): its files are bitwise those of a run with the fill.
 - The benchmarks' plain PyTorch loop (src/bench/plain_loop.py) trains the suite's networks to bitwise the
   same weights (so the ratio they print compares like with like).
 """
@@ -20,11 +22,12 @@ import torch
 import src.job
 from src.bench.clock import CLOCK, clocked_run
 from src.bench.plain_loop import PlainLoop, same_weights
+from src.cli.compose import compose_config
 from src.core.errors import ConfigError
 from src.runs.divergence_guard import DivergenceGuard
 from src.runs.files import METRICS_FILE, SUMMARY_FILE
 from src.ssl_module import SSLModule
-from src.train import train
+from src.train import set_kernels, train
 from tests.conftest import TINY
 
 # 8 steps written every 3rd: steps 3 and 6 logged, the other six not; measured at 0, 2, 4, 6 and 8.
@@ -98,6 +101,24 @@ def test_a_bad_probe_interval_is_one_config_error(tiny_config, tmp_path):
     with pytest.raises(ConfigError, match=r"metrics\.probe_every_n_steps must be an integer ≥ 1"):
         train(tiny_config("metrics.probe_every_n_steps=0"), tmp_path)
     assert not (tmp_path / SUMMARY_FILE).exists()
+
+
+# The MLP on strips, and the CNN on images (convolutions, on-device augmentation).
+@pytest.mark.parametrize("row", [[], ["model/backbone=cnn", "data.layout=image"]])
+def test_without_torchs_fill_of_new_tensors_every_number_is_bitwise_the_same(tmp_path, monkeypatch, row):
+    overrides = [*(o for o in TINY if not (row and o.startswith("model.backbone."))), *row]
+    fast = run_files(compose_config(overrides, tmp_path / "fast"), tmp_path / "fast")
+    assert torch.utils.deterministic.fill_uninitialized_memory is False  # set by the run
+
+    def set_kernels_with_fill(cfg) -> None:
+        set_kernels(cfg)
+        torch.utils.deterministic.fill_uninitialized_memory = True  # torch's default
+
+    monkeypatch.setattr("src.train.set_kernels", set_kernels_with_fill)
+    filled = run_files(compose_config(overrides, tmp_path / "filled"), tmp_path / "filled")
+    assert torch.utils.deterministic.fill_uninitialized_memory is True
+    assert fast[0] == filled[0]
+    assert fast[1] == filled[1]
 
 
 @pytest.mark.parametrize("gpu", [False, True])

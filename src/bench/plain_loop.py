@@ -2,7 +2,8 @@
 overhead and study floor benchmarks, which time it against real runs. It trains to bitwise the suite's
 weights (tests/test_speed_invariance.py), so a ratio against it compares like with like.
 
-The same networks (``src.train.build_module`` of the composed config), optimizer and scheduler
+The same process-wide settings (``src.train.set_kernels``, and Lightning's ``trainer.deterministic`` as its
+Trainer applies it), networks (``src.train.build_module`` of the composed config), optimizer and scheduler
 (``make_optimizer`` with the parts ``configure_optimizers`` passes), batches (``train_batch(step)``), loss
 (``forward_view``, the objective with the MoCo queue where a row has one, the online probe), then in
 Lightning's order zero_grad, backward, optimizer step, target update, DirectPred's predictor refresh, the
@@ -17,15 +18,17 @@ import torch
 from src.cli.resolvers import build
 from src.metrics.monitor import measure
 from src.ssl_module import online_probe_loss
-from src.train import build_module
+from src.train import build_module, set_kernels
 
 
 class PlainLoop:
     """A composed config's networks, optimizer and data, trained by hand."""
 
     def __init__(self, cfg):
-        if cfg.cpu_threads is not None:
-            torch.set_num_threads(cfg.cpu_threads)
+        set_kernels(cfg)
+        deterministic = cfg.trainer.deterministic  # as Lightning's Trainer applies it (True, "warn", False)
+        if deterministic is not None:
+            torch.use_deterministic_algorithms(bool(deterministic), warn_only=deterministic == "warn")
         pl.seed_everything(cfg.seed, workers=True, verbose=False)  # as src.train.train
         self.cfg = cfg
         self.datamodule = build(cfg.data)
