@@ -41,7 +41,7 @@ def set_kernels(cfg: DictConfig) -> None:
     torch's fill of every new tensor switched off.
     NOTE: under deterministic algorithms (``trainer.deterministic``, Lightning's switch) torch fills each
     new tensor with NaN before a kernel writes it (``torch.utils.deterministic.fill_uninitialized_memory``),
-    a check that no kernel reads memory it has not written: ~4 % of a CPU step here, every intermediate
+    a check that no kernel reads memory it has not written: ~3 % of a τ-sweep run here, every intermediate
     result is such a tensor. A kernel that read one would put NaN in what it computes; without the fill
     every number is bitwise the same (tests/test_speed_invariance.py)."""
     if cfg.cpu_threads is not None:
