@@ -33,6 +33,8 @@ from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 from joblib import Parallel, delayed, effective_n_jobs
 from omegaconf import DictConfig, open_dict
 
+from hydra_plugins.collapse_suite.worker_memory import release_freed_memory, settle_imports
+
 
 def joblib_settings(launcher: JoblibLauncher) -> dict[str, Any]:
     """``Parallel``'s arguments from the launcher's config, as the plugin's ``launch`` makes them (loky: the
@@ -54,6 +56,7 @@ def compose_share(
     ``warm_imports`` imported, as the worker's jobs will import them."""
     for module in warm_imports:
         importlib.import_module(module)
+    settle_imports()
     setup_globals()
     Singleton.set_state(singleton_state)
     configs: list[DictConfig | None] = []
@@ -94,20 +97,24 @@ def execute_composed(
     task_function: TaskFunction,
     singleton_state: dict,
 ) -> JobReturn:
-    """In a worker: the plugin's ``execute_job`` for a job whose config is composed already."""
+    """In a worker: the plugin's ``execute_job`` for a job whose config is composed already; what the job
+    freed is given back to the operating system after it (worker_memory.py)."""
     setup_globals()
     Singleton.set_state(singleton_state)
     with open_dict(sweep_config):
         sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{idx}"
         sweep_config.hydra.job.num = idx
     HydraConfig.instance().set_config(sweep_config)
-    return run_job(
-        hydra_context=hydra_context,
-        config=sweep_config,
-        task_function=task_function,
-        job_dir_key="hydra.sweep.dir",
-        job_subdir_key="hydra.sweep.subdir",
-    )
+    try:
+        return run_job(
+            hydra_context=hydra_context,
+            config=sweep_config,
+            task_function=task_function,
+            job_dir_key="hydra.sweep.dir",
+            job_subdir_key="hydra.sweep.subdir",
+        )
+    finally:  # before loky measures the worker's memory (worker_memory.py)
+        release_freed_memory()
 
 
 def launch_composed(
