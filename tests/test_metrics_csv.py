@@ -1,11 +1,12 @@
 """A resumed run continues its metrics.csv only if the rows the checkpoint accounts for are what the
 writer writes: numbers or empty cells. Anything else is one DataError line naming the file, the line and
-the column (a hand-edited or corrupted file is never continued silently)."""
+the column (a hand-edited or corrupted file is never continued silently). The file is written at each
+checkpoint and when the run ends, not at every logging call."""
 
 import pytest
 
 from src.core.errors import DataError
-from src.runs.metrics_csv import read_rows
+from src.runs.metrics_csv import MetricsCSVLogger, read_rows, rows_digest
 
 
 def write(path, body: str):
@@ -26,3 +27,26 @@ def test_a_non_numeric_cell_is_refused_naming_the_file_line_and_column(tmp_path)
     ):
         read_rows(path, keep_rows=2)
     assert read_rows(path, keep_rows=1)  # rows after the checkpoint's are dropped, not judged
+
+
+def test_rows_reach_the_file_at_a_checkpoint_and_at_the_end_not_at_every_logging_call(tmp_path):
+    """Lightning saves its loggers after every logging call: rewriting the file there costs time quadratic
+    in the run's length. A checkpoint's flush writes every row so far; so does Lightning's finalize, which
+    it calls however fitting ends (finished, failed, diverged, interrupted)."""
+    logger = MetricsCSVLogger(tmp_path)
+    path = tmp_path / "metrics.csv"
+
+    def log(step: int) -> None:  # as Lightning's logger connector does
+        logger.log_metrics({"train/loss": 1.0 / (step + 1)}, step=step)
+        logger.save()
+
+    for step in range(3):
+        log(step)
+    assert not path.exists()
+    rows, digest = logger.flush()
+    assert rows == 3 and digest == rows_digest(read_rows(path, keep_rows=3))
+    log(3)
+    assert len(path.read_text().splitlines()) == 1 + 3  # the header and the checkpoint's rows
+    logger.finalize("failed")
+    assert len(path.read_text().splitlines()) == 1 + 4
+    assert [r["step"] for r in read_rows(path, keep_rows=4)] == ["0", "1", "2", "3"]

@@ -3,8 +3,16 @@
 Lightning's writer deletes an existing ``metrics.csv`` when a run restarts and appends rows in place.
 This one keeps every row of the run: on resume it starts from the first ``keep_rows`` rows of the file
 (the rows the checkpoint accounts for; rows logged after the checkpoint by the killed process are dropped
-and logged again, identically, by the resumed one), and each flush rewrites the whole file atomically.
+and logged again, identically, by the resumed one), and each write replaces the whole file atomically.
 A resumed run's file is thus the file an uninterrupted run writes.
+
+The file is written at every checkpoint (which records how many rows it holds) and when the run ends,
+whichever way it ends (Lightning finalizes its loggers when fitting finishes, fails, diverges or is
+interrupted), not after every logging call. NOTE: Lightning saves its loggers after every logging call
+(its CSV writer appends the new rows); rewriting the whole file there cost time quadratic in the run's
+length: ~9 µs a row per rewrite, so the CIFAR-10 recipe (195 000 steps, a row every 10 steps) would
+rewrite its file 19 500 times, ~30 min of the training thread. A run killed outright (SIGKILL, power)
+leaves the rows of its last checkpoint, exactly the ones a resumed run keeps.
 """
 
 import csv
@@ -15,6 +23,7 @@ from pathlib import Path
 
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
+from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from src.core.errors import DataError
 from src.runs.atomic import write_atomic
@@ -82,18 +91,23 @@ class _HistoryWriter(ExperimentWriter):
         """NOTE: Lightning deletes an existing metrics.csv here; its rows are this run's history."""
 
     def save(self) -> None:
+        """Lightning's, after every logging call: the rows are kept, the file is written by ``write``."""
         self.rows += self.metrics
         self.metrics = []
+
+    def write(self) -> None:
+        """Every row so far into the file, atomically."""
+        self.save()
         if not self.rows:
             return
         keys = sorted(set().union(*self.rows))  # Lightning's column order: sorted names
 
-        def write(f) -> None:
+        def rows_into(f) -> None:
             writer = csv.DictWriter(f, fieldnames=keys)
             writer.writeheader()
             writer.writerows(self.rows)
 
-        write_atomic(Path(self.metrics_file_path), write)
+        write_atomic(Path(self.metrics_file_path), rows_into)
 
 
 class MetricsCSVLogger(CSVLogger):
@@ -110,10 +124,21 @@ class MetricsCSVLogger(CSVLogger):
             self._experiment = _HistoryWriter(self.log_dir, self._history)
         return self._experiment
 
+    @rank_zero_only
+    def write(self) -> None:
+        """Every row so far into the file (by the process of rank zero, the one that writes the record)."""
+        self.experiment.write()
+
+    @rank_zero_only
+    def finalize(self, status: str) -> None:
+        """Lightning's, when fitting ends, whichever way: every row into the file."""
+        if self._experiment is not None:  # None: nothing was logged, no file (as Lightning's writer)
+            self.write()
+
     def flush(self) -> tuple[int, str]:
         """Write every row logged so far; returns how many rows the file holds and their rows_digest, of
         the file read back (the cells exactly as a resumed run will read them)."""
-        self.save()
+        self.write()
         rows = len(self.experiment.rows)
         if rows == 0:
             return 0, rows_digest([])
