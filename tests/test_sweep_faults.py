@@ -2,6 +2,7 @@
 failure and the other runs still run; the sweep's exit code and last line say how many failed. The sweep
 runs in a child process, as from the command line (`python -m src.run -m …`)."""
 
+import csv
 import json
 import os
 import re
@@ -59,8 +60,18 @@ def test_a_sweep_with_a_collapsing_a_diverging_and_failing_runs_records_every_ru
         assert run["status"] == "failed"
         assert run["error"] == "RuntimeError: debug.fail_at_step=2: deliberate failure (test hook)"
         assert "Traceback" in (tmp_path / run["run_dir"] / run["traceback_file"]).read_text()
+    # Their rows reach metrics.csv however they end (written when fitting ends, src/runs/metrics_csv.py).
+    assert loss_steps(tmp_path / diverged["run_dir"]) == ["0", "1", "2"]
+    for run in failed:
+        assert loss_steps(tmp_path / run["run_dir"]) == ["0", "1"]
     recorded = json.loads((tmp_path / "sweep.json").read_text())
     assert [j["status"] for j in recorded["jobs"]] == ["finished", "diverged", "failed", "failed"]
+
+
+def loss_steps(run_dir: Path) -> list[str]:
+    """The steps of a run's metrics.csv rows that hold a training loss."""
+    with open(run_dir / "metrics.csv", newline="") as f:
+        return [row["step"] for row in csv.DictReader(f) if row["train/loss"]]
 
 
 def test_a_learning_rate_too_large_diverges_cleanly(tiny_config, tmp_path):
