@@ -4,11 +4,12 @@ loky replaces a worker whose resident memory has grown by 300 MB (286 MiB) over 
 task (joblib/externals/loky/process_executor.py, ``_MAX_MEMORY_LEAK_SIZE``), and the replacement imports
 torch and Lightning again (~4 s of a 2-core machine, counted in no run's time). A τ-sweep worker holds
 ~0.8 GB after its imports and, at the end of its runs, 0.92–1.02 GB: near that limit, so a worker was
-replaced now and then (twice in one of four τ sweeps whose workers were watched, 2-core Intel Xeon; in none of the others, nor
-in a collapse table). Most of the growth is not in use: a finished run's tensors wait for the garbage
-collector (Lightning's trainer and the module refer to each other), and glibc keeps the heap pages they
-are freed into (a freed tensor raises glibc's mmap threshold, so later ones come from the heap). Collected
-and trimmed after each job, the workers of a τ sweep held 0.89–0.90 GB after every one of its runs.
+replaced now and then (both, in one of four τ sweeps whose workers were watched on the 2-core Intel Xeon;
+none in the others, nor in a collapse table). Most of the growth is not in use: a finished run's tensors
+wait for the garbage collector (Lightning's trainer and the module refer to each other), and glibc keeps
+the heap pages they are freed into (a freed tensor raises glibc's mmap threshold, so later ones come from
+the heap). Collected and trimmed after each job, the workers of a τ sweep held 0.89–0.90 GB after every
+one of its runs.
 NOTE: ``gc.freeze`` after the imports keeps that collection to what the jobs allocated since: a full
 collection otherwise walks the ~460 000 objects importing src.job leaves, 0.19 s at every job (0.0 s
 frozen); the collection and the trim after a τ-sweep run take ~30 ms (py-spy's samples).
